@@ -1,0 +1,1 @@
+"""The `wiring-pipeline` command line: thin click commands over the domain functions."""

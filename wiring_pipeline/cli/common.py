@@ -1,0 +1,57 @@
+"""What every command shares: the engine, error reporting, and JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from wiring_pipeline import database, embedded
+from wiring_pipeline.domain.fields import FieldMappingError
+from wiring_pipeline.domain.registry import RegistryError
+from wiring_pipeline.domain.tenancy import TenancyError
+
+#: Exit code for input the command cannot act on (bad key, unknown tenant, bad file).
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(click.ClickException):
+    exit_code = EXIT_BAD_INPUT
+
+
+def bad_input_errors(func: Callable) -> Callable:
+    """Turn the domain's input errors into a one-line message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (TenancyError, RegistryError, FieldMappingError) as error:
+            raise BadInput(str(error)) from error
+
+    return wrapper
+
+
+def engine(migrated: bool = True) -> Engine:
+    """The application database's engine; refuses to go on against an unmigrated schema."""
+    eng = database.get_engine(embedded.application_database_url())
+    if migrated and database.current_revision(eng) is None:
+        raise BadInput(
+            "the database has no `migration` schema yet: run `wiring-pipeline db upgrade`"
+        )
+    return eng
+
+
+@contextmanager
+def unit_of_work(partition_key: str) -> Iterator[database.UnitOfWork]:
+    with database.partition_transaction(engine(), partition_key) as work:
+        yield work
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))

@@ -1,0 +1,22 @@
+"""The `wiring-pipeline` command group."""
+
+from __future__ import annotations
+
+import click
+
+from wiring_pipeline.cli.db import db
+from wiring_pipeline.cli.demo import demo
+from wiring_pipeline.cli.dev import dev
+from wiring_pipeline.cli.registry import flow, import_file, tenant
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Multi-tenant migration discovery: CMDB imports -> linked inventory, with proven wiring.
+
+    The database is WIRING_DATABASE_URL, or an embedded PostgreSQL under WIRING_HOME.
+    """
+
+
+for command in (db, tenant, flow, import_file, demo, dev):
+    cli.add_command(command)

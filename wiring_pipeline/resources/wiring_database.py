@@ -1,0 +1,54 @@
+"""The application database as a Dagster resource.
+
+A Dagster step owns its unit of work: it opens `unit_of_work(partition_key)`, passes the
+connection and scope to domain functions, and the step's success or failure commits or
+rolls back everything it did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dagster import ConfigurableResource
+from pydantic import Field
+from sqlalchemy import Connection, Engine
+
+from wiring_pipeline import database, embedded
+
+
+class WiringDatabase(ConfigurableResource):
+    """PostgreSQL holding the `migration` schema; the embedded server when no URL is set."""
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; unset means WIRING_DATABASE_URL, then the embedded server.",
+    )
+    lock_timeout_ms: int = Field(default=database.DEFAULT_LOCK_TIMEOUT_MS)
+    statement_timeout_ms: int = Field(default=database.DEFAULT_STATEMENT_TIMEOUT_MS)
+    partition_lock_wait_ms: int = Field(default=database.DEFAULT_PARTITION_LOCK_WAIT_MS)
+
+    def url(self) -> str:
+        return self.database_url or embedded.application_database_url()
+
+    def engine(self) -> Engine:
+        return database.get_engine(self.url())
+
+    @contextmanager
+    def unit_of_work(self, partition_key: str) -> Iterator[database.UnitOfWork]:
+        """One transaction on one partition, locked against a second unit of work on it."""
+        with database.partition_transaction(
+            self.engine(),
+            partition_key,
+            lock_timeout_ms=self.lock_timeout_ms,
+            statement_timeout_ms=self.statement_timeout_ms,
+            partition_lock_wait_ms=self.partition_lock_wait_ms,
+        ) as work:
+            yield work
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction not tied to a partition (sensors, instance-wide jobs)."""
+        with self.engine().connect() as conn, conn.begin():
+            database.set_local_timeouts(conn, self.lock_timeout_ms, self.statement_timeout_ms)
+            yield conn

@@ -1,0 +1,58 @@
+"""The registration commands, as a user types them."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from wiring_pipeline.cli.main import cli
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_db_url_prints_the_configured_database(server_urls):
+    result = run("db", "url")
+    assert result.exit_code == 0
+    assert result.output.strip() == server_urls["app"]
+
+
+def test_tenant_flow_import_round_trip(engine, tmp_path):
+    added = run("tenant", "add", "acme.dc-exit", "--client-name", "Acme Corp")
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.output)["created"] is True
+    assert run("tenant", "list").output.split() == ["acme.dc-exit"]
+
+    mappings = tmp_path / "mappings.json"
+    mappings.write_text(json.dumps({"Asset Name": "name", "CI Class": "asset_type"}))
+    flow = run(
+        "flow", "add", "--partition", "acme.dc-exit", "--mappings", str(mappings), "--name", "cmdb"
+    )
+    assert flow.exit_code == 0, flow.output
+    flow_id = json.loads(flow.output)["flow_id"]
+
+    export = tmp_path / "export.csv"
+    export.write_text("Asset Name,CI Class\nsrv1,Server\n")
+    imported = run("import", str(export), "--partition", "acme.dc-exit", "--flow", flow_id)
+    assert imported.exit_code == 0, imported.output
+    assert json.loads(imported.output)["status"] == "pending"
+
+
+def test_bad_input_exits_2_with_a_message(engine, tmp_path):
+    assert run("tenant", "add", "acme.dc-exit").exit_code == 0
+    bad_key = run("tenant", "add", "Acme")
+    assert bad_key.exit_code == 2 and "malformed" in bad_key.output
+
+    mappings = tmp_path / "mappings.json"
+    mappings.write_text(json.dumps({"Host": "host_name"}))
+    bad_flow = run("flow", "add", "--partition", "acme.dc-exit", "--mappings", str(mappings))
+    assert bad_flow.exit_code == 2 and "unknown target field" in bad_flow.output
+
+    mappings.write_text("{not json")
+    not_json = run("flow", "add", "--partition", "acme.dc-exit", "--mappings", str(mappings))
+    assert not_json.exit_code == 2 and "not a JSON file" in not_json.output
+
+    unknown = run("import", str(mappings), "--partition", "initech.x", "--flow", "cmdb")
+    assert unknown.exit_code == 2 and "no client account with slug 'initech'" in unknown.output
