@@ -5,5 +5,10 @@ from dagster import Definitions
 from wiring_pipeline.resources import WiringDatabase
 
 defs = Definitions(
+    assets=[],
+    asset_checks=[],
+    jobs=[],
+    sensors=[],
+    schedules=[],
     resources={"wiring_db": WiringDatabase()},
 )
