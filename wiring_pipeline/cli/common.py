@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 
 from wiring_pipeline import database, embedded
 from wiring_pipeline.domain.fields import FieldMappingError
+from wiring_pipeline.domain.health import WiringHealth, measure_wiring_health
 from wiring_pipeline.domain.registry import RegistryError
-from wiring_pipeline.domain.tenancy import TenancyError
+from wiring_pipeline.domain.tenancy import TenancyError, resolve_scope
 
 #: Exit code for input the command cannot act on (bad key, unknown tenant, bad file).
 EXIT_BAD_INPUT = 2
@@ -51,6 +52,17 @@ def engine(migrated: bool = True) -> Engine:
 def unit_of_work(partition_key: str) -> Iterator[database.UnitOfWork]:
     with database.partition_transaction(engine(), partition_key) as work:
         yield work
+
+
+def measure_health(partition_key: str, detail: bool = False) -> WiringHealth:
+    """The partition's wiring health as committed now.
+
+    A read takes no partition lock, so it answers at once even while a run holds the
+    partition; it sees that run's work only once the run commits.
+    """
+    with engine().connect() as conn, conn.begin():
+        scope = resolve_scope(conn, partition_key)
+        return measure_wiring_health(conn, scope, detail=detail)
 
 
 def echo_json(value: Any) -> None:

@@ -1,0 +1,1 @@
+"""Dagster assets of wiring_pipeline; definitions.py assembles them."""

@@ -1,0 +1,1 @@
+"""Dagster jobs of wiring_pipeline; definitions.py assembles them."""

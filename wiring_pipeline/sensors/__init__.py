@@ -1,0 +1,1 @@
+"""Dagster sensors of wiring_pipeline; definitions.py assembles them."""
