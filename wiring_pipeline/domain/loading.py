@@ -1,0 +1,467 @@
+"""Loading pending import files into raw import records: stream, check each row, COPY.
+
+A file is read once, row by row, and streamed into `raw_import_records` with COPY on the
+caller's connection (so inside the caller's transaction); nothing holds a whole file in
+memory. A row that cannot be read becomes a rejected row with its reason and raw text;
+a file that cannot be read at all fails its import and loads nothing, while the other
+imports of the partition still load.
+
+Row numbers count the data rows of a file from 1 (the header is not a row; blank lines
+are skipped and not counted), so a CSV cell spanning two lines is still one row.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+from sqlalchemy import Connection, text
+
+from wiring_pipeline.domain.statistics import refresh_after_bulk_write
+from wiring_pipeline.domain.tenancy import PartitionKeyError, TenantScope, parse_partition_key
+
+#: The longest cell the loader accepts: Excel's own cell limit, so any cell a spreadsheet
+#: can hold loads, and a runaway quoted field in a broken CSV is caught as one bad row.
+MAX_CELL_CHARS = 32_767
+#: A field longer than this cannot be a CSV cell at all: the file is not a CSV.
+CSV_PARSER_FIELD_LIMIT = 16 * 1024 * 1024
+#: How much of a rejected row's raw text is kept (the source file has the rest).
+MAX_REJECTED_TEXT_CHARS = 65_536
+#: Raw records sent to COPY per write.
+COPY_BATCH_ROWS = 5_000
+CSV_DELIMITERS = (",", ";", "\t")
+
+_COPY_RAW = (
+    "COPY migration.raw_import_records"
+    " (client_account_id, engagement_id, data_import_id, row_number, raw_data) FROM STDIN"
+)
+_COPY_REJECTED = (
+    "COPY migration.import_rejected_rows"
+    " (client_account_id, engagement_id, data_import_id, row_number, reason, raw_text)"
+    " FROM STDIN"
+)
+
+
+class UnreadableFileError(Exception):
+    """The file as a whole cannot be read; the message says why, naming the file."""
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One data row: its cells by column, or the reason it cannot be loaded."""
+
+    row_number: int
+    cells: dict[str, str] | None
+    rejection: str | None = None
+    raw_text: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportLoadResult:
+    data_import_id: uuid.UUID
+    filename: str
+    status: str  # loaded | failed
+    loaded_rows: int
+    rejected_rows: int
+    error: str | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "data_import_id": str(self.data_import_id),
+            "filename": self.filename,
+            "status": self.status,
+            "loaded_rows": self.loaded_rows,
+            "rejected_rows": self.rejected_rows,
+            "error": self.error,
+        }
+
+
+# --- readers -------------------------------------------------------------------------------
+
+
+def _visible(raw: str) -> str:
+    """Text safe to store: undecodable bytes shown as \\xNN escapes, NUL as \\x00."""
+    shown = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return shown.replace("\x00", "\\x00")[:MAX_REJECTED_TEXT_CHARS]
+
+
+def _cell_problem(header: list[str], values: list[str]) -> str | None:
+    """Why a row of text cells cannot be stored, or None when it can.
+
+    The whole row is checked at once first (the common, clean case costs a join and an
+    encode); only a row that fails is searched cell by cell for the reason.
+    """
+    joined = "".join(values)
+    if len(joined) <= MAX_CELL_CHARS and "\x00" not in joined and _is_utf8(joined):
+        return None
+    for column, value in zip(header, values):
+        if len(value) > MAX_CELL_CHARS:
+            return (
+                f"cell {column!r} is {len(value)} characters long, over the "
+                f"{MAX_CELL_CHARS}-character limit"
+            )
+        if "\x00" in value:
+            return f"cell {column!r} contains a NUL character"
+        if not _is_utf8(value):
+            return f"cell {column!r} has bytes that are not UTF-8"
+    return None
+
+
+def _is_utf8(value: str) -> bool:
+    """False when decoding left undecodable bytes behind (as lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _checked_header(cells: list[str], filename: str) -> list[str]:
+    header = [cell.strip() for cell in cells]
+    while header and not header[-1]:
+        header.pop()
+    if not header:
+        raise UnreadableFileError(f"{filename}: no header row")
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise UnreadableFileError(f"{filename}: header column {position} has no name")
+        if "\x00" in name or not _is_utf8(name):
+            raise UnreadableFileError(f"{filename}: the header is not UTF-8 text")
+    doubled = sorted({name for name in header if header.count(name) > 1})
+    if doubled:
+        raise UnreadableFileError(f"{filename}: header repeats column(s) {', '.join(doubled)}")
+    return header
+
+
+def _row_from_cells(
+    row_number: int, header: list[str], values: list[str], raw_text: str
+) -> SourceRow:
+    """Check a row of cells against the header; the same rules for every format."""
+    while len(values) > len(header) and not values[-1].strip():
+        values = values[:-1]
+    if len(values) != len(header):
+        return _rejected(
+            row_number, f"row has {len(values)} fields, the header has {len(header)}", raw_text
+        )
+    problem = _cell_problem(header, values)
+    if problem:
+        return _rejected(row_number, problem, raw_text)
+    return SourceRow(row_number, dict(zip(header, values)))
+
+
+def _detect_delimiter(first_line: str) -> str:
+    """The candidate that occurs most in the header line; comma when none does."""
+    counts = {d: first_line.count(d) for d in CSV_DELIMITERS}
+    best = max(CSV_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def read_csv(path: Path, filename: str) -> Iterator[SourceRow]:
+    """UTF-8 CSV with or without BOM; comma, semicolon or tab; quoted multi-line cells.
+
+    Bytes are decoded with `surrogateescape`, so a row with bad bytes is rejected on its
+    own instead of stopping the file at the first bad byte.
+    """
+    with _open(path, filename, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        first_line = f.readline(1 << 16)
+        if not first_line.strip():
+            raise UnreadableFileError(f"{filename}: the file is empty or has no header row")
+        delimiter = _detect_delimiter(first_line)
+        f.seek(0)
+        reader = csv.reader(f, delimiter=delimiter, strict=False)
+        previous_limit = csv.field_size_limit(CSV_PARSER_FIELD_LIMIT)
+        try:
+            header = _checked_header(_next_csv_row(reader, filename) or [], filename)
+            row_number = 0
+            while (values := _next_csv_row(reader, filename)) is not None:
+                if not values or (len(values) == 1 and not values[0].strip()):
+                    continue  # a blank line is not a row
+                row_number += 1
+                yield _row_from_cells(row_number, header, values, delimiter.join(values))
+        finally:
+            csv.field_size_limit(previous_limit)
+
+
+def _open(path: Path, filename: str, **kwargs):
+    try:
+        return open(path, **kwargs)  # noqa: SIM115
+    except FileNotFoundError as error:
+        raise UnreadableFileError(f"{filename}: the stored file {path} is missing") from error
+    except OSError as error:
+        raise UnreadableFileError(f"{filename}: cannot open {path}: {error}") from error
+
+
+def _next_csv_row(reader, filename: str) -> list[str] | None:
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as error:
+        raise UnreadableFileError(
+            f"{filename}: not a readable CSV at line {reader.line_num}: {error}"
+        ) from error
+
+
+def read_jsonl(path: Path, filename: str) -> Iterator[SourceRow]:
+    """JSON Lines: one object per line; values become cell text (null becomes empty).
+
+    A first line that is not a JSON object means the file is not JSON Lines at all; a
+    later bad line is one rejected row.
+    """
+    with _open(path, filename, mode="rb") as handle:
+        row_number = 0
+        for line in handle:
+            if not line.strip():
+                continue
+            row_number += 1
+            raw_text = line.decode("utf-8", "surrogateescape").rstrip("\r\n")
+            try:
+                value = json.loads(raw_text)
+            except ValueError as error:
+                if row_number == 1:
+                    raise UnreadableFileError(
+                        f"{filename}: not a JSON Lines file: line 1 is not JSON ({error})"
+                    ) from error
+                yield _rejected(row_number, f"is not valid JSON: {error}", raw_text)
+                continue
+            if not isinstance(value, dict):
+                reason = f"is a JSON {type(value).__name__}, not an object"
+                if row_number == 1:
+                    raise UnreadableFileError(f"{filename}: not a JSON Lines file: line 1 {reason}")
+                yield _rejected(row_number, reason, raw_text)
+                continue
+            header = [str(key) for key in value]
+            cells = [_cell_text(cell) for cell in value.values()]
+            if not all(map(_is_utf8, header)):
+                yield _rejected(row_number, "a key has bytes that are not UTF-8", raw_text)
+                continue
+            yield _row_from_cells(row_number, header, cells, raw_text)
+        if row_number == 0:
+            raise UnreadableFileError(f"{filename}: the file is empty")
+
+
+def _rejected(row_number: int, reason: str, raw_text: str) -> SourceRow:
+    return SourceRow(row_number, None, reason, _visible(raw_text))
+
+
+def _cell_text(value: object) -> str:
+    """A cell as text, whatever type the source gave it."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def read_xlsx(path: Path, filename: str, sheet_name: str | None) -> Iterator[SourceRow]:
+    """The named worksheet, or the first one; read-only mode streams the rows."""
+    from openpyxl import load_workbook
+
+    if not path.is_file():
+        raise UnreadableFileError(f"{filename}: the stored file {path} is missing")
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises zip, XML and key errors alike
+        raise UnreadableFileError(
+            f"{filename}: not a readable .xlsx workbook: {type(error).__name__}: {error}"
+        ) from error
+    try:
+        if sheet_name is None:
+            sheet = workbook.worksheets[0]
+        elif sheet_name in workbook.sheetnames:
+            sheet = workbook[sheet_name]
+        else:
+            raise UnreadableFileError(
+                f"{filename}: no worksheet {sheet_name!r} "
+                f"(the workbook has: {', '.join(workbook.sheetnames)})"
+            )
+        rows = sheet.iter_rows(values_only=True)
+        first = next(rows, None)
+        header = _checked_header([_cell_text(v) for v in first or ()], filename)
+        row_number = 0
+        for values in rows:
+            cells = [_cell_text(v) for v in values]
+            if not any(cell.strip() for cell in cells):
+                continue
+            row_number += 1
+            yield _row_from_cells(row_number, header, cells, "\t".join(cells))
+    finally:
+        workbook.close()
+
+
+def read_source(path: Path, file_format: str | None, filename: str, sheet_name: str | None):
+    if file_format == "csv":
+        return read_csv(path, filename)
+    if file_format == "jsonl":
+        return read_jsonl(path, filename)
+    if file_format == "xlsx":
+        return read_xlsx(path, filename, sheet_name)
+    raise UnreadableFileError(f"{filename}: unknown file format {file_format!r}")
+
+
+# --- loader --------------------------------------------------------------------------------
+
+
+def _copy_text(value: str) -> str:
+    """A value escaped for COPY's text format."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def load_pending_imports(conn: Connection, scope: TenantScope) -> list[ImportLoadResult]:
+    """Load every pending import of the partition, oldest first; one result per import."""
+    pending = conn.execute(
+        text(
+            """
+            SELECT id, filename, stored_path, file_format, sheet_name
+            FROM migration.data_imports
+            WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
+              AND status = 'pending'
+            ORDER BY created_at, id
+            FOR UPDATE
+            """
+        ),
+        scope.as_params(),
+    ).all()
+    return [load_import(conn, scope, row) for row in pending]
+
+
+def load_import(conn: Connection, scope: TenantScope, data_import) -> ImportLoadResult:
+    """Stream one import into raw records and rejected rows, then mark it loaded or failed.
+
+    Rejected rows wait in a spooled temporary file (one connection cannot run two COPYs at
+    once) and follow the raw records in a second COPY.
+    """
+    filename = data_import.filename
+    prefix = f"{scope.client_account_id}\t{scope.engagement_id}\t{data_import.id}\t"
+    counts = {"loaded": 0, "rejected": 0}
+    failures: list[str] = []
+
+    def rows() -> Iterator[SourceRow]:
+        # An unreadable file must end the COPY cleanly, not abort the transaction.
+        try:
+            if not data_import.stored_path:
+                raise UnreadableFileError(f"{filename}: the import has no stored file")
+            yield from read_source(
+                Path(data_import.stored_path),
+                data_import.file_format,
+                filename,
+                data_import.sheet_name,
+            )
+        except UnreadableFileError as failure:
+            failures.append(str(failure))
+
+    driver = conn.connection.driver_connection
+    with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as rejects:
+        with driver.cursor() as cursor, cursor.copy(_COPY_RAW) as copy:
+            batch: list[str] = []
+            for row in rows():
+                if row.cells is None:
+                    line = f"{prefix}{row.row_number}\t{_copy_text(_visible(row.rejection or ''))}"
+                    rejects.write(f"{line}\t{_copy_text(row.raw_text or '')}\n".encode())
+                    counts["rejected"] += 1
+                    continue
+                document = json.dumps(row.cells, ensure_ascii=False)
+                batch.append(f"{prefix}{row.row_number}\t{_copy_text(document)}\n")
+                counts["loaded"] += 1
+                if len(batch) >= COPY_BATCH_ROWS:
+                    copy.write("".join(batch))
+                    batch.clear()
+            if batch:
+                copy.write("".join(batch))
+        if failures:
+            return _fail_import(conn, scope, data_import, failures[0])
+        if counts["rejected"]:
+            rejects.seek(0)
+            with driver.cursor() as cursor, cursor.copy(_COPY_REJECTED) as copy:
+                for block in iter(lambda: rejects.read(1 << 20), b""):
+                    copy.write(block)
+    refresh_after_bulk_write(conn, "raw_import_records", counts["loaded"])
+    conn.execute(
+        text(
+            """
+            UPDATE migration.data_imports
+            SET status = 'loaded', loaded_rows = :loaded, rejected_rows = :rejected,
+                total_records = :loaded + :rejected, error = NULL, loaded_at = now()
+            WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
+              AND id = :id
+            """
+        ),
+        {**scope.as_params(), "id": data_import.id, **counts},
+    )
+    return ImportLoadResult(
+        data_import.id, filename, "loaded", counts["loaded"], counts["rejected"]
+    )
+
+
+def _fail_import(conn: Connection, scope: TenantScope, data_import, error: str) -> ImportLoadResult:
+    """Remove whatever the file streamed before it turned out unreadable, and say why."""
+    params = {**scope.as_params(), "id": data_import.id, "error": error}
+    conn.execute(
+        text(
+            """
+            DELETE FROM migration.raw_import_records
+            WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
+              AND data_import_id = :id
+            """
+        ),
+        params,
+    )
+    conn.execute(
+        text(
+            """
+            UPDATE migration.data_imports
+            SET status = 'failed', error = :error, loaded_rows = 0, rejected_rows = 0,
+                total_records = 0, loaded_at = NULL
+            WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
+              AND id = :id
+            """
+        ),
+        params,
+    )
+    return ImportLoadResult(data_import.id, data_import.filename, "failed", 0, 0, error)
+
+
+def pending_imports(conn: Connection) -> list[tuple[str, uuid.UUID]]:
+    """(partition key, import id) of every pending import whose partition key is valid.
+
+    An instance-wide question (the sensor asks it for every partition at once), so it
+    filters on no tenant.
+    """
+    rows = conn.execute(
+        text(
+            """
+            SELECT c.slug || '.' || e.slug AS partition_key, d.id
+            FROM migration.data_imports d
+            JOIN migration.engagements e
+              ON e.id = d.engagement_id AND e.client_account_id = d.client_account_id
+            JOIN migration.client_accounts c ON c.id = d.client_account_id
+            WHERE d.status = 'pending'
+            ORDER BY partition_key, d.created_at, d.id
+            """
+        )
+    ).all()
+    return [(row.partition_key, row.id) for row in rows if _valid_key(row.partition_key)]
+
+
+def _valid_key(key: str) -> bool:
+    try:
+        parse_partition_key(key)
+    except PartitionKeyError:
+        return False
+    return True

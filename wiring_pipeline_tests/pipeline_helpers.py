@@ -1,0 +1,47 @@
+"""Shared by the inventory pipeline's tests: register files, run the stages, dump tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from wiring_pipeline.database import partition_transaction
+from wiring_pipeline.domain.cleansing import cleanse_open_records
+from wiring_pipeline.domain.inventory import build_inventory
+from wiring_pipeline.domain.loading import load_pending_imports
+from wiring_pipeline.domain.registry import register_import
+from wiring_pipeline.domain.schema import metadata
+from wiring_pipeline.domain.tenancy import TenantScope
+
+
+def register(
+    engine: Engine, scope: TenantScope, flow: dict, path: Path, sheet_name: str | None = None
+) -> dict:
+    with engine.begin() as conn:
+        return register_import(
+            conn, scope, flow, path, path.parent / "imports", sheet_name=sheet_name
+        )
+
+
+def run_stages(engine: Engine, key: str):
+    """The three stages, each in its own unit of work, as the Dagster assets run them."""
+    with partition_transaction(engine, key) as work:
+        loaded = load_pending_imports(work.conn, work.scope)
+    with partition_transaction(engine, key) as work:
+        cleansed = cleanse_open_records(work.conn, work.scope)
+    with partition_transaction(engine, key) as work:
+        inventory = build_inventory(work.conn, work.scope)
+    return loaded, cleansed, inventory
+
+
+def dump_tables(engine: Engine, tables=None) -> dict[str, list[str]]:
+    """Every row of every table (or of `tables`) as text, sorted: equal dumps, equal data."""
+    names = tables or [table.name for table in metadata.sorted_tables]
+    with engine.connect() as conn:
+        return {
+            name: list(
+                conn.execute(text(f"SELECT t::text FROM migration.{name} t ORDER BY 1")).scalars()
+            )
+            for name in names
+        }
