@@ -189,7 +189,6 @@ backfill_runs = Table(
     Column("run_id", Text, primary_key=True),
     *_tenant_columns(),
     Column("partition_key", Text, nullable=False),
-    Column("dry_run", Boolean, nullable=False),
     Column("counts", JSONB, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),

@@ -1,5 +1,7 @@
 """The backfill's audit trail: every value it changes, so that one run can be undone.
 
+`backfill_runs` records executed runs only: a dry run changes nothing, not even this table.
+
 Revision ID: 0005_backfill_audit
 Revises: 0004_wiring_health_snapshots
 """
@@ -20,7 +22,6 @@ def upgrade() -> None:
             client_account_id uuid NOT NULL,
             engagement_id uuid NOT NULL,
             partition_key text NOT NULL,
-            dry_run boolean NOT NULL,
             counts jsonb NOT NULL DEFAULT '{}'::jsonb,
             started_at timestamptz NOT NULL DEFAULT now(),
             finished_at timestamptz,
