@@ -1,14 +1,32 @@
-"""`wiring-pipeline demo`: seed the demo tenants and show what the pipeline makes of them."""
+"""`wiring-pipeline demo`: the whole story of the source plan on the demo tenants.
+
+Seed the broken legacy world, measure the baseline, run the inventory pipeline, dry-run
+and execute the backfill, re-run the pipeline for the records the backfill re-queued,
+enforce the foreign keys, and measure again. Every step is a real Dagster run on the
+configured instance (so `make dev` shows them all afterwards), and the command fails unless
+the story ends where the plan says it must: every partition healthy, every key validated.
+"""
 
 from __future__ import annotations
+
+import json
+import os
 
 import click
 from sqlalchemy import func, select
 
 from wiring_pipeline import database, settings
-from wiring_pipeline.cli.common import echo_json, engine
+from wiring_pipeline.cli.common import echo_json, engine, measure_health
+from wiring_pipeline.cli.in_process import report_of, run_in_process
 from wiring_pipeline.domain import demo as demo_world
+from wiring_pipeline.domain.constraints import drop_foreign_keys
+from wiring_pipeline.domain.health import METRICS_BY_NAME
 from wiring_pipeline.domain.schema import assets, data_imports, raw_import_records
+from wiring_pipeline.jobs.backfill import HEALTH_INLINE_TAG, OP_NAME
+
+
+def _say(message: str) -> None:
+    click.secho(message, err=True, fg="cyan")
 
 
 @click.command()
@@ -18,18 +36,107 @@ from wiring_pipeline.domain.schema import assets, data_imports, raw_import_recor
     show_default=True,
     help="Remove the demo tenants' rows first, so every run starts from the same state.",
 )
-def demo(reset: bool) -> None:
-    """Seed two tenants x two engagements with CMDB exports and broken legacy rows."""
+@click.option("--seed-only", is_flag=True, help="Seed the demo tenants and stop: no runs at all.")
+def demo(reset: bool, seed_only: bool) -> None:
+    """Seed two tenants x two engagements, then run the pipeline, backfill and constraints."""
     eng = engine(migrated=False)
     database.upgrade(eng)
     with eng.begin() as conn:
+        dropped = []
         if reset:
+            # The legacy rows the demo seeds are exactly what the foreign keys refuse.
+            dropped = drop_foreign_keys(conn)
             demo_world.remove_demo_tenants(conn)
         seeded = demo_world.seed_demo(
             conn, settings.wiring_home() / "demo-files", settings.imports_dir()
         )
+    keys = [item.scope.partition_key for item in seeded]
+    report: dict = {"seeded": _seed_report(eng, seeded), "foreign_keys_dropped": dropped}
+    if seed_only:
+        echo_json(report)
+        return
+
+    # Blocking checks fail the runs before the backfill, as they should; the report says so,
+    # so the runs' own error logs would only repeat it.
+    os.environ.setdefault("WIRING_LOG_LEVEL", "CRITICAL")
+    _say("baseline: measuring the legacy wiring of every partition (wiring_health_job)")
+    report["baseline_health"] = _runs_and_health("wiring_health_job", keys)
+    mismatched = [
+        item.scope.partition_key
+        for item in seeded
+        if report["baseline_health"][item.scope.partition_key]["health"]["metrics"]
+        != item.expected_baseline
+    ]
+
+    _say("pipeline: loading every pending import and building the inventory")
+    report["after_pipeline"] = _runs_and_health("discovery_inventory_job", keys)
+
+    _say("backfill: dry run of every partition")
+    report["backfill_dry_run"] = {key: _backfill(key, dry_run=True) for key in keys}
+    _say("backfill: executing every partition")
+    report["backfill"] = {key: _backfill(key, dry_run=False) for key in keys}
+
+    _say("pipeline: processing the raw records the backfill re-queued")
+    report["after_backfill"] = _runs_and_health("discovery_inventory_job", keys)
+
+    _say("constraints: adding the tenant-scoped foreign keys and validating them")
+    constraints = run_in_process(
+        "wiring_constraints_job",
+        run_config={"ops": {"wiring_foreign_keys": {"config": {"validate_keys": True}}}},
+    )
+    report["constraints"] = report_of(constraints, "wiring_foreign_keys")
+
+    _say("final: measuring every partition again")
+    report["final_health"] = _runs_and_health("wiring_health_job", keys)
+    echo_json(report)
+
+    problems = []
+    if mismatched:
+        problems.append(f"baseline differs from the seeded defects in {', '.join(mismatched)}")
+    unhealthy = [
+        k for k, v in report["final_health"].items() if v["health"]["health_status"] != "healthy"
+    ]
+    if unhealthy:
+        problems.append(f"still unhealthy: {', '.join(unhealthy)}")
+    states = (report["constraints"] or {}).get("states", {})
+    if not states or any(state != "validated" for state in states.values()):
+        problems.append(f"foreign keys not all validated: {json.dumps(states)}")
+    _print_summary(report)
+    if problems:
+        raise click.ClickException("; ".join(problems))
+    _say("demo: every partition healthy, every foreign key validated")
+
+
+def _runs_and_health(job_name: str, keys: list[str]) -> dict:
+    """Run a partitioned job for each key; return each run's id and outcome and the health."""
+    outcome = {}
+    for key in keys:
+        result = run_in_process(job_name, key)
+        health = measure_health(key)
+        outcome[key] = {
+            "run_id": result.run_id,
+            # A failed blocking check fails the run: expected while legacy defects remain.
+            "run_succeeded": result.success,
+            "health": health.as_json(),
+        }
+    return outcome
+
+
+def _backfill(key: str, dry_run: bool) -> dict | None:
+    result = run_in_process(
+        "discovery_wiring_backfill",
+        key,
+        run_config={"ops": {OP_NAME: {"config": {"dry_run": dry_run}}}},
+        tags={HEALTH_INLINE_TAG: "inline"},
+    )
+    if not result.success:
+        raise click.ClickException(f"backfill run {result.run_id} of {key} failed")
+    return report_of(result, OP_NAME)
+
+
+def _seed_report(eng, seeded) -> list[dict]:
     with eng.connect() as conn:
-        report = [
+        return [
             {
                 "partition": item.scope.partition_key,
                 "pending_import": item.data_import["filename"],
@@ -40,7 +147,6 @@ def demo(reset: bool) -> None:
             }
             for item in seeded
         ]
-    echo_json(report)
 
 
 def _row_counts(conn, scope) -> dict[str, int]:
@@ -55,3 +161,27 @@ def _row_counts(conn, scope) -> dict[str, int]:
             )
         ).scalar_one()
     return counts
+
+
+def _print_summary(report: dict) -> None:
+    """The story in one table on stderr: ERROR-metric totals per partition and phase."""
+    from rich.console import Console
+    from rich.table import Table
+
+    phases = ("baseline_health", "after_pipeline", "after_backfill", "final_health")
+    table = Table(title="wiring health per partition (sum of ERROR metrics; status)")
+    table.add_column("partition")
+    for phase in phases:
+        table.add_column(phase.replace("_", " "))
+    for key in report["final_health"]:
+        cells = []
+        for phase in phases:
+            health = report[phase][key]["health"]
+            errors = sum(
+                count
+                for name, count in health["metrics"].items()
+                if METRICS_BY_NAME[name].severity == "ERROR"
+            )
+            cells.append(f"{errors} ({health['health_status']})")
+        table.add_row(key, *cells)
+    Console(stderr=True, width=120).print(table)

@@ -1,0 +1,49 @@
+"""`wiring-pipeline demo` tells the source plan's story and checks its own ending."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from wiring_pipeline import database
+from wiring_pipeline.cli.main import cli
+from wiring_pipeline.domain.demo import DEMO_PARTITIONS
+
+
+def test_demo_from_broken_legacy_to_healthy_and_enforced(fresh_database, monkeypatch):
+    url = fresh_database()
+    monkeypatch.setenv("WIRING_DATABASE_URL", url)
+    result = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+
+    for partition in DEMO_PARTITIONS:
+        baseline = report["baseline_health"][partition.key]
+        assert baseline["health"]["metrics"] == partition.legacy.expected_metrics()
+        assert baseline["run_succeeded"] is False  # blocking checks fail on legacy defects
+
+        final = report["final_health"][partition.key]
+        assert final["run_succeeded"] is True
+        assert final["health"]["health_status"] == "healthy"
+        # Only the manual assets remain without a flow: a warning, not an error.
+        metrics = final["health"]["metrics"]
+        assert metrics["all_assets_missing_discovery_flow_id"] == partition.legacy.manual_assets
+        assert sum(metrics.values()) == partition.legacy.manual_assets
+
+        legacy = partition.legacy
+        dry_run = report["backfill_dry_run"][partition.key]
+        assert dry_run["repairs"] == {
+            "clear_orphan_flow_ref": legacy.assets_with_foreign_flow,
+            "clear_orphan_raw_ref": legacy.assets_with_missing_raw_record,
+            "clear_orphan_asset_ref": legacy.raw_records_with_deleted_asset
+            + legacy.raw_records_with_foreign_asset,
+            # Cleared foreign-flow assets carry their own partition's legacy flow_id.
+            "relink_flow": legacy.flow_assets_missing_link + legacy.assets_with_foreign_flow,
+            "complete_asset_link": legacy.raw_records_linked_one_way,
+            "complete_raw_link": legacy.assets_linked_one_way,
+        }
+        assert report["backfill"][partition.key]["repairs"] == dry_run["repairs"]
+
+    assert set(report["constraints"]["states"].values()) == {"validated"}
+    database.get_engine(url).dispose()
