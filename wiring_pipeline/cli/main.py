@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import click
 
+from wiring_pipeline.cli.backfill import backfill
+from wiring_pipeline.cli.constraints import constraints
 from wiring_pipeline.cli.db import db
 from wiring_pipeline.cli.demo import demo
 from wiring_pipeline.cli.dev import dev
+from wiring_pipeline.cli.health import health
+from wiring_pipeline.cli.inventory import inventory
 from wiring_pipeline.cli.registry import flow, import_file, tenant
+from wiring_pipeline.cli.run import run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,5 +23,17 @@ def cli() -> None:
     """
 
 
-for command in (db, tenant, flow, import_file, demo, dev):
+for command in (
+    db,
+    tenant,
+    flow,
+    import_file,
+    run,
+    health,
+    inventory,
+    backfill,
+    constraints,
+    demo,
+    dev,
+):
     cli.add_command(command)
