@@ -52,6 +52,17 @@ class RetryPolicy:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     on_retry: Callable[[Retry], None] | None = None
 
+    @classmethod
+    def logged(cls, log, *, lock_timeout_ms: int, max_attempts: int) -> RetryPolicy:
+        """A policy that warns on `log` (a Dagster step's logger) before each retry."""
+        return cls(
+            lock_timeout_ms=lock_timeout_ms,
+            max_attempts=max_attempts,
+            on_retry=lambda retry: log.warning(
+                f"{retry.what}: lock wait, attempt {retry.attempt} rolled back ({retry.error})"
+            ),
+        )
+
     def backoff_seconds(self, attempt: int) -> float:
         """Exponential with jitter, capped at ten lock timeouts."""
         cap = 10 * self.lock_timeout_ms / 1000

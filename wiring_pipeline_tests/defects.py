@@ -20,31 +20,17 @@ clean partitions untouched.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine
 
-from wiring_pipeline.domain.cmdb_generator import CMDB_FIELD_MAPPINGS
-from wiring_pipeline.domain.registry import add_flow, add_tenant
-from wiring_pipeline.domain.schema import assets, data_imports, raw_import_records
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline_tests.row_builders import PartitionRows, add_partition
 
 BROKEN_KEY = "defect.broken"
 SIBLING_KEY = "defect.sibling"
 NEIGHBOUR_KEY = "clean.neighbour"
 #: Linked asset/raw-record pairs written into every partition of the world.
 HEALTHY_PAIRS = 3
-
-
-@dataclass
-class PartitionRows:
-    """What a partition of the world holds: its scope, flow, and a healthy linked pair."""
-
-    scope: TenantScope
-    flow: dict
-    data_import_id: uuid.UUID
-    linked_asset_ids: list[uuid.UUID] = field(default_factory=list)
-    linked_raw_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 @dataclass
@@ -62,88 +48,24 @@ class DefectWorld:
         return [self.sibling, self.neighbour]
 
 
-class _Writer:
-    """Collects the rows of one partition and inserts them in two statements."""
-
-    def __init__(self, partition: PartitionRows) -> None:
-        self.partition = partition
-        self.assets: list[dict] = []
-        self.raws: list[dict] = []
-
-    def asset(self, name: str, **values) -> uuid.UUID:
-        row = {
-            "id": uuid.uuid4(),
-            **self.partition.scope.as_params(),
-            "name": name,
-            "asset_type": "Server",
-            "discovery_method": "flow_based",
-            "discovery_source": "Discovery Flow",
-            "discovery_flow_id": self.partition.flow["id"],
-            "master_flow_id": self.partition.flow["master_flow_id"],
-            "raw_import_records_id": None,
-        }
-        row.update(values)
-        self.assets.append(row)
-        return row["id"]
-
-    def raw(self, processed: bool = True, **values) -> uuid.UUID:
-        row = {
-            "id": uuid.uuid4(),
-            **self.partition.scope.as_params(),
-            "data_import_id": self.partition.data_import_id,
-            "row_number": len(self.raws) + 1,
-            "raw_data": {"Hostname": f"host-{len(self.raws) + 1}"},
-            "is_processed": processed,
-            "processing_notes": "Linked to: fixture" if processed else None,
-            "asset_id": None,
-        }
-        row.update(values)
-        self.raws.append(row)
-        return row["id"]
-
-    def linked_pairs(self, count: int) -> None:
-        for n in range(count):
-            asset_id, raw_id = uuid.uuid4(), uuid.uuid4()
-            self.asset(f"linked-{n}", id=asset_id, raw_import_records_id=raw_id)
-            self.raw(id=raw_id, asset_id=asset_id)
-            self.partition.linked_asset_ids.append(asset_id)
-            self.partition.linked_raw_ids.append(raw_id)
-        # A rejected record: processed, no asset, a reason; it violates nothing.
-        self.raw(asset_id=None, processing_notes="Rejected: missing Hostname")
-
-    def flush(self, conn: Connection) -> None:
-        conn.execute(insert(assets), self.assets)
-        conn.execute(insert(raw_import_records), self.raws)
-
-
-def _partition(conn: Connection, key: str) -> PartitionRows:
-    scope, _ = add_tenant(conn, key)
-    flow = add_flow(conn, scope, CMDB_FIELD_MAPPINGS, flow_name=f"{key} flow")
-    import_id = conn.execute(
-        insert(data_imports)
-        .values(
-            **scope.as_params(),
-            filename=f"{key}.csv",
-            status="loaded",
-            discovery_flow_id=flow["id"],
-        )
-        .returning(data_imports.c.id)
-    ).scalar_one()
-    return PartitionRows(scope, flow, import_id)
+def _healthy_rows(partition: PartitionRows) -> None:
+    for n in range(HEALTHY_PAIRS):
+        partition.pair(f"linked-{n}")
+    # A rejected record: processed, no asset, a reason; it violates nothing.
+    partition.raw(cleansed_data=None, processing_notes="Rejected: missing Hostname")
 
 
 def write_defect_world(conn: Connection) -> DefectWorld:
     """Write the three partitions in the caller's transaction."""
     sibling, neighbour, broken = (
-        _partition(conn, k) for k in (SIBLING_KEY, NEIGHBOUR_KEY, BROKEN_KEY)
+        add_partition(conn, k) for k in (SIBLING_KEY, NEIGHBOUR_KEY, BROKEN_KEY)
     )
     for clean in (sibling, neighbour):
-        writer = _Writer(clean)
-        writer.linked_pairs(HEALTHY_PAIRS)
-        writer.flush(conn)
+        _healthy_rows(clean)
+        clean.flush(conn)
 
-    w = _Writer(broken)
-    w.linked_pairs(HEALTHY_PAIRS)
+    w = broken
+    _healthy_rows(w)
     ids: dict[str, set[uuid.UUID]] = {}
 
     def violates(metric: str, *row_ids: uuid.UUID) -> None:

@@ -14,17 +14,16 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, insert, text
+from sqlalchemy import Connection, Engine
 
 from wiring_pipeline import database
 from wiring_pipeline.domain import constraints
-from wiring_pipeline.domain.cmdb_generator import CMDB_FIELD_MAPPINGS
 from wiring_pipeline.domain.health import count_metrics
-from wiring_pipeline.domain.registry import add_flow, add_tenant
-from wiring_pipeline.domain.schema import assets, data_imports, metadata, raw_import_records
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.schema import metadata
+from wiring_pipeline_tests.pipeline_helpers import dump_tables
+from wiring_pipeline_tests.row_builders import PartitionRows, add_partition
 
 MAIN_KEY = "legacy.main"
 SIBLING_KEY = "legacy.other"
@@ -60,64 +59,10 @@ EXPECTED_HEALTH_AFTER = {
 
 
 @dataclass
-class Partition:
-    scope: TenantScope
-    flows: dict[str, dict]
-    data_import_id: uuid.UUID
-    assets: list[dict] = field(default_factory=list)
-    raws: list[dict] = field(default_factory=list)
-
-    def asset(self, name: str, **values) -> uuid.UUID:
-        flow = self.flows["main"]
-        row = {
-            "id": uuid.uuid4(),
-            **self.scope.as_params(),
-            "name": name,
-            "asset_type": "Server",
-            "discovery_method": "flow_based",
-            "custom_attributes": {"legacy": True},
-            "flow_id": None,
-            "discovery_flow_id": flow["id"],
-            "master_flow_id": flow["master_flow_id"],
-            "raw_import_records_id": None,
-        }
-        row.update(values)
-        self.assets.append(row)
-        return row["id"]
-
-    def raw(self, processed: bool = True, **values) -> uuid.UUID:
-        row = {
-            "id": uuid.uuid4(),
-            **self.scope.as_params(),
-            "data_import_id": self.data_import_id,
-            "row_number": len(self.raws) + 1,
-            "raw_data": {"Hostname": f"host-{len(self.raws) + 1}"},
-            "cleansed_data": {"status": "cleansed", "field_count": 3} if processed else None,
-            "is_processed": processed,
-            "processed_at": None,
-            "processing_notes": "Linked to: (legacy)" if processed else None,
-            "asset_id": None,
-        }
-        row.update(values)
-        self.raws.append(row)
-        return row["id"]
-
-    def pair(self, name: str) -> tuple[uuid.UUID, uuid.UUID]:
-        asset_id, raw_id = uuid.uuid4(), uuid.uuid4()
-        self.asset(name, id=asset_id, raw_import_records_id=raw_id)
-        self.raw(id=raw_id, asset_id=asset_id)
-        return asset_id, raw_id
-
-    def flush(self, conn: Connection) -> None:
-        conn.execute(insert(assets), self.assets)
-        conn.execute(insert(raw_import_records), self.raws)
-
-
-@dataclass
 class LegacyWorld:
-    main: Partition
-    sibling: Partition
-    rival: Partition
+    main: PartitionRows
+    sibling: PartitionRows
+    rival: PartitionRows
     #: Case name -> ids of `legacy.main` rows written for it.
     cases: dict[str, list[uuid.UUID]]
 
@@ -125,23 +70,12 @@ class LegacyWorld:
         return {row_id for name in names for row_id in self.cases[name]}
 
 
-def _partition(conn: Connection, key: str, flow_ids: dict[str, uuid.UUID | None]) -> Partition:
-    scope, _ = add_tenant(conn, key)
-    flows = {
-        name: add_flow(conn, scope, CMDB_FIELD_MAPPINGS, flow_name=f"{key} {name}", flow_id=fid)
-        for name, fid in flow_ids.items()
-    }
-    import_id = conn.execute(
-        insert(data_imports)
-        .values(
-            **scope.as_params(),
-            filename="legacy.csv",
-            status="loaded",
-            discovery_flow_id=flows["main"]["id"],
-        )
-        .returning(data_imports.c.id)
-    ).scalar_one()
-    return Partition(scope, flows, import_id)
+#: Assets as the legacy code wrote them: no discovery source, a marker attribute.
+LEGACY_ASSET = {"discovery_source": None, "custom_attributes": {"legacy": True}}
+
+
+def _partition(conn: Connection, key: str, flow_ids: dict[str, uuid.UUID | None]) -> PartitionRows:
+    return add_partition(conn, key, flow_ids, asset_defaults=LEGACY_ASSET)
 
 
 def write_legacy_world(conn: Connection) -> LegacyWorld:
@@ -270,14 +204,7 @@ DATA_TABLES = [t.name for t in metadata.sorted_tables if not t.name.startswith("
 
 
 def dump(engine: Engine, tables: list[str] = DATA_TABLES) -> dict[str, list[str]]:
-    """Every row of the tables as PostgreSQL's own text, sorted: equal dumps, equal bytes."""
-    with engine.connect() as conn:
-        return {
-            name: list(
-                conn.execute(text(f"SELECT t::text FROM migration.{name} t ORDER BY 1")).scalars()
-            )
-            for name in tables
-        }
+    return dump_tables(engine, tables)
 
 
 def metrics(engine: Engine, key: str) -> dict[str, int]:

@@ -1,11 +1,13 @@
-"""Shared by the inventory pipeline's tests: register files, run the stages, dump tables."""
+"""Shared by the pipeline's tests: register files, run the stages, measure health, dump tables."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from dagster import DagsterInstance, ExecuteInProcessResult, materialize
 from sqlalchemy import Engine, text
 
+from wiring_pipeline.assets.health import wiring_health, wiring_zero_orphan_checks
 from wiring_pipeline.database import partition_transaction
 from wiring_pipeline.domain.cleansing import cleanse_open_records
 from wiring_pipeline.domain.inventory import build_inventory
@@ -13,6 +15,7 @@ from wiring_pipeline.domain.loading import load_pending_imports
 from wiring_pipeline.domain.registry import register_import
 from wiring_pipeline.domain.schema import metadata
 from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.resources import WiringDatabase
 
 
 def register(
@@ -33,6 +36,20 @@ def run_stages(engine: Engine, key: str):
     with partition_transaction(engine, key) as work:
         inventory = build_inventory(work.conn, work.scope)
     return loaded, cleansed, inventory
+
+
+def measure_health(
+    instance: DagsterInstance, partition_key: str, selection=None
+) -> ExecuteInProcessResult:
+    """Materialize `wiring_health` and its checks; a failed blocking check fails, not raises."""
+    return materialize(
+        [wiring_health, wiring_zero_orphan_checks],
+        instance=instance,
+        partition_key=partition_key,
+        resources={"wiring_db": WiringDatabase()},
+        raise_on_error=False,
+        selection=selection,
+    )
 
 
 def dump_tables(engine: Engine, tables=None) -> dict[str, list[str]]:

@@ -18,13 +18,13 @@ def test_definitions_load():
 
 
 @op
-def touch_database(context) -> int:
+def return_one(context) -> int:
     return 1
 
 
 @job
 def tiny_job():
-    touch_database()
+    return_one()
 
 
 def test_project_dagster_yaml_gives_a_postgres_instance(server_urls, tmp_path):

@@ -7,12 +7,10 @@ import uuid
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from wiring_pipeline import settings
 from wiring_pipeline.cli.common import BadInput, bad_input_errors, echo_json, engine, unit_of_work
 from wiring_pipeline.domain import registry
-from wiring_pipeline.domain.schema import discovery_flows
 from wiring_pipeline.domain.tenancy import list_partition_keys
 
 
@@ -91,15 +89,8 @@ def flow_add(
 def flow_list(partition_key: str) -> None:
     """List a partition's discovery flows."""
     with unit_of_work(partition_key) as work:
-        rows = work.conn.execute(
-            select(discovery_flows.c.flow_id, discovery_flows.c.flow_name, discovery_flows.c.id)
-            .where(
-                discovery_flows.c.client_account_id == work.scope.client_account_id,
-                discovery_flows.c.engagement_id == work.scope.engagement_id,
-            )
-            .order_by(discovery_flows.c.created_at)
-        ).all()
-    echo_json([dict(row._mapping) for row in rows])
+        flows = registry.list_flows(work.conn, work.scope)
+    echo_json(flows)
 
 
 @click.command("import")

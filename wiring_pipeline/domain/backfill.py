@@ -578,10 +578,17 @@ def start_run(conn: Connection, scope: TenantScope, run_id: str) -> Tally:
 
 
 def finish_run(conn: Connection, scope: TenantScope, run_id: str) -> None:
+    _stamp_run(conn, scope, run_id, "finished_at")
+
+
+def _stamp_run(
+    conn: Connection, scope: TenantScope, run_id: str, column: Literal["finished_at", "undone_at"]
+) -> None:
+    """Set one of the run's two timestamps; `column` is a literal of this module, never input."""
     conn.execute(
         text(
-            """
-            UPDATE migration.backfill_runs SET finished_at = now()
+            f"""
+            UPDATE migration.backfill_runs SET {column} = now()
             WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
               AND run_id = :run_id
             """
@@ -696,14 +703,5 @@ def undo_run(conn: Connection, scope: TenantScope, run_id: str) -> dict[str, int
                 "first, or repair those rows by hand"
             )
         restored[table] = int(row.restored)
-    conn.execute(
-        text(
-            """
-            UPDATE migration.backfill_runs SET undone_at = now()
-            WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
-              AND run_id = :run_id
-            """
-        ),
-        {**scope.as_params(), "run_id": run_id},
-    )
+    _stamp_run(conn, scope, run_id, "undone_at")
     return restored

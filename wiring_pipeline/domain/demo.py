@@ -382,7 +382,11 @@ def _write_legacy_rows(
         conn.execute(insert(raw_import_records), new_raws)
     conn.execute(
         update(data_imports)
-        .where(data_imports.c.id == legacy_import)
+        .where(
+            data_imports.c.client_account_id == scope.client_account_id,
+            data_imports.c.engagement_id == scope.engagement_id,
+            data_imports.c.id == legacy_import,
+        )
         .values(total_records=len(new_raws), loaded_rows=len(new_raws), rejected_rows=0)
     )
     return {"assets": len(new_assets), "raw_import_records": len(new_raws)}

@@ -132,6 +132,19 @@ def find_flow(conn: Connection, scope: TenantScope, flow: str) -> dict:
     return dict(rows[0]._mapping)
 
 
+def list_flows(conn: Connection, scope: TenantScope) -> list[dict]:
+    """The partition's flows, oldest first: flow_id, flow_name and row id."""
+    rows = conn.execute(
+        select(discovery_flows.c.flow_id, discovery_flows.c.flow_name, discovery_flows.c.id)
+        .where(
+            discovery_flows.c.client_account_id == scope.client_account_id,
+            discovery_flows.c.engagement_id == scope.engagement_id,
+        )
+        .order_by(discovery_flows.c.created_at)
+    ).all()
+    return [dict(row._mapping) for row in rows]
+
+
 def detect_format(path: Path) -> str:
     fmt = IMPORT_FORMATS.get(path.suffix.lower())
     if fmt is None:

@@ -66,14 +66,6 @@ class TenantScope:
         }
 
 
-def validate_slug(slug: str, what: str) -> str:
-    if not isinstance(slug, str) or not SLUG_PATTERN.fullmatch(slug):
-        raise TenancyError(
-            f"{what} slug {slug!r} is invalid: use 1-63 characters of a-z, 0-9 and '-'"
-        )
-    return slug
-
-
 def parse_partition_key(key: str) -> PartitionKey:
     """Split and validate a key; every error names the key and what is wrong with it."""
     if not isinstance(key, str) or not key:

@@ -66,12 +66,8 @@ class BackfillConfig(Config):
 @op(name=OP_NAME, out=Out(Nothing))
 def backfill_wiring(context: OpExecutionContext, config: BackfillConfig, wiring_db: WiringDatabase):
     """Dry run or execute the repairs of the run's partition; the run id is the audit's."""
-    policy = backfill_runner.RetryPolicy(
-        lock_timeout_ms=config.lock_timeout_ms,
-        max_attempts=config.max_attempts,
-        on_retry=lambda retry: context.log.warning(
-            f"{retry.what}: lock wait, attempt {retry.attempt} rolled back ({retry.error})"
-        ),
+    policy = backfill_runner.RetryPolicy.logged(
+        context.log, lock_timeout_ms=config.lock_timeout_ms, max_attempts=config.max_attempts
     )
     report = backfill_runner.run_backfill(
         wiring_db.engine(),

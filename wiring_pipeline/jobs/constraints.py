@@ -84,12 +84,8 @@ def apply_constraints(
 def wiring_foreign_keys(
     context: AssetExecutionContext, config: ConstraintsConfig, wiring_db: WiringDatabase
 ) -> MaterializeResult:
-    policy = backfill_runner.RetryPolicy(
-        lock_timeout_ms=config.lock_timeout_ms,
-        max_attempts=config.max_attempts,
-        on_retry=lambda retry: context.log.warning(
-            f"{retry.what}: lock wait, attempt {retry.attempt} rolled back ({retry.error})"
-        ),
+    policy = backfill_runner.RetryPolicy.logged(
+        context.log, lock_timeout_ms=config.lock_timeout_ms, max_attempts=config.max_attempts
     )
     report = apply_constraints(wiring_db, config.validate_keys, policy)
     if report["validation"] == "refused":

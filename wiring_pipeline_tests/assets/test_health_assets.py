@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from dagster import (
-    AssetCheckSeverity,
-    DagsterInstance,
-    materialize,
-)
+from dagster import AssetCheckSeverity, DagsterInstance
 from dagster._core.errors import DagsterAssetCheckFailedError
 from sqlalchemy import insert, select
 
-from wiring_pipeline.assets.health import (
-    WIRING_HEALTH_KEY,
-    wiring_health,
-    wiring_zero_orphan_checks,
-)
+from wiring_pipeline.assets.health import WIRING_HEALTH_KEY, wiring_zero_orphan_checks
 from wiring_pipeline.domain.health import METRICS
 from wiring_pipeline.domain.schema import assets, wiring_health_snapshots
 from wiring_pipeline.partitions import tenant_engagements
-from wiring_pipeline.resources import WiringDatabase
 from wiring_pipeline_tests.defects import build_defect_world
+from wiring_pipeline_tests.pipeline_helpers import measure_health
 
 SEVERITY = {"ERROR": AssetCheckSeverity.ERROR, "WARN": AssetCheckSeverity.WARN}
 
@@ -40,24 +32,13 @@ def instance(world):
         yield instance
 
 
-def run(instance, partition_key, selection=None):
-    return materialize(
-        [wiring_health, wiring_zero_orphan_checks],
-        instance=instance,
-        partition_key=partition_key,
-        resources={"wiring_db": WiringDatabase()},
-        raise_on_error=False,
-        selection=selection,
-    )
-
-
 def evaluations(result):
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
 def test_checks_pass_on_clean_partitions_and_the_asset_records_a_baseline(engine, world, instance):
     key = world.neighbour.scope.partition_key
-    result = run(instance, key)
+    result = measure_health(instance, key)
     assert result.success
     checks = evaluations(result)
     assert set(checks) == {m.name for m in METRICS}
@@ -80,7 +61,7 @@ def test_each_check_fails_with_its_severity_and_samples_and_blocking_fails_the_r
     engine, world, instance
 ):
     key = world.broken.scope.partition_key
-    result = run(instance, key)
+    result = measure_health(instance, key)
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert failure.step_key == "wiring_zero_orphan_checks"
@@ -114,7 +95,7 @@ def test_a_failed_warn_check_does_not_fail_the_run(engine, world, instance):
                 **sibling.as_params(), name="hand-entered", discovery_method="manual"
             )
         )
-    result = run(instance, sibling.partition_key)
+    result = measure_health(instance, sibling.partition_key)
     assert result.success
     checks = evaluations(result)
     failed = {name for name, e in checks.items() if not e.passed}
@@ -131,14 +112,14 @@ def test_checks_never_load_the_asset_through_an_io_manager():
 
 def test_second_materialisation_reports_deltas(engine, world, instance):
     key = world.neighbour.scope.partition_key
-    run(instance, key)
+    measure_health(instance, key)
     with engine.begin() as conn:
         conn.execute(
             insert(assets).values(
                 **world.neighbour.scope.as_params(), name="lost", discovery_method="flow_based"
             )
         )
-    result = run(instance, key)
+    result = measure_health(instance, key)
     (materialization,) = result.asset_materializations_for_node("wiring_health")
     metadata = materialization.metadata
     assert metadata["is_baseline"].value is False

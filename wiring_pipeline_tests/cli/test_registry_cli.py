@@ -32,6 +32,8 @@ def test_tenant_flow_import_round_trip(engine, tmp_path):
     )
     assert flow.exit_code == 0, flow.output
     flow_id = json.loads(flow.output)["flow_id"]
+    listed = json.loads(run("flow", "list", "--partition", "acme.dc-exit").output)
+    assert [(f["flow_id"], f["flow_name"]) for f in listed] == [(flow_id, "cmdb")]
 
     export = tmp_path / "export.csv"
     export.write_text("Asset Name,CI Class\nsrv1,Server\n")

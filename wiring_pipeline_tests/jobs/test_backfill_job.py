@@ -86,7 +86,8 @@ def test_dry_run_metadata_counts_and_the_sensor_skips_it(engine, instance):
     assert {name: metadata[name] for name in EXPECTED_UNREPAIRABLE} == EXPECTED_UNREPAIRABLE
     assert metadata["report"]["samples"]["relink_flow"]
     assert dump(engine) == before
-    assert isinstance(sensor_outcome(instance, result), SkipReason)
+    skipped = sensor_outcome(instance, result)
+    assert isinstance(skipped, SkipReason) and "dry run" in skipped.skip_message
 
 
 def test_execute_repairs_and_the_sensor_requests_wiring_health(engine, instance):
@@ -112,7 +113,8 @@ def test_execute_repairs_and_the_sensor_requests_wiring_health(engine, instance)
 
 def test_the_sensor_leaves_runs_that_measured_health_themselves(engine, instance):
     result = backfill(instance, dry_run=False, tags={HEALTH_INLINE_TAG: "inline"})
-    assert isinstance(sensor_outcome(instance, result), SkipReason)
+    skipped = sensor_outcome(instance, result)
+    assert isinstance(skipped, SkipReason) and "re-measured health itself" in skipped.skip_message
 
 
 def test_a_failing_partition_fails_only_its_own_run(engine, instance):

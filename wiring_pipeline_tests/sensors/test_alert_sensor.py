@@ -6,16 +6,15 @@ import json
 import shutil
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context, materialize
+from dagster import DagsterInstance, build_sensor_context
 from sqlalchemy import make_url
 
 from wiring_pipeline import settings
-from wiring_pipeline.assets.health import wiring_health, wiring_zero_orphan_checks
 from wiring_pipeline.domain.health import METRICS
 from wiring_pipeline.partitions import tenant_engagements
-from wiring_pipeline.resources import WiringDatabase
 from wiring_pipeline.sensors.alerts import AlertCursor, wiring_check_alert_sensor
 from wiring_pipeline_tests.defects import build_defect_world
+from wiring_pipeline_tests.pipeline_helpers import measure_health
 from wiring_pipeline_tests.webhook import dead_url, webhook_receiver
 
 
@@ -42,16 +41,6 @@ def instance(world, fresh_database, tmp_path, monkeypatch):
         yield instance
 
 
-def measure(instance, partition_key):
-    return materialize(
-        [wiring_health, wiring_zero_orphan_checks],
-        instance=instance,
-        partition_key=partition_key,
-        resources={"wiring_db": WiringDatabase()},
-        raise_on_error=False,
-    ).run_id
-
-
 def tick(instance, cursor):
     result = wiring_check_alert_sensor(build_sensor_context(instance=instance, cursor=cursor))
     return result.cursor
@@ -64,8 +53,8 @@ def stored_alerts():
 
 def test_one_alert_per_failed_evaluation_across_ticks(world, instance):
     broken = world.broken.scope.partition_key
-    first_run = measure(instance, broken)
-    measure(instance, world.neighbour.scope.partition_key)  # all pass: no alerts
+    first_run = measure_health(instance, broken).run_id
+    measure_health(instance, world.neighbour.scope.partition_key)  # all pass: no alerts
     cursor = tick(instance, None)
 
     first = stored_alerts()
@@ -81,7 +70,7 @@ def test_one_alert_per_failed_evaluation_across_ticks(world, instance):
     assert tick(instance, cursor) == cursor  # nothing new: nothing written
     assert len(stored_alerts()) == len(METRICS)
 
-    second_run = measure(instance, broken)
+    second_run = measure_health(instance, broken).run_id
     replayed_from = cursor
     cursor = tick(instance, cursor)
     after_second = stored_alerts()
@@ -95,7 +84,7 @@ def test_one_alert_per_failed_evaluation_across_ticks(world, instance):
 
 
 def test_alerts_reach_a_live_webhook(world, instance, monkeypatch):
-    measure(instance, world.broken.scope.partition_key)
+    measure_health(instance, world.broken.scope.partition_key)
     with webhook_receiver() as hook:
         monkeypatch.setenv("WIRING_ALERT_WEBHOOK_URL", hook.url)
         cursor = tick(instance, None)
@@ -107,12 +96,12 @@ def test_alerts_reach_a_live_webhook(world, instance, monkeypatch):
 def test_a_dead_webhook_loses_no_alert_and_holds_back_no_later_one(world, instance, monkeypatch):
     broken = world.broken.scope.partition_key
     monkeypatch.setenv("WIRING_ALERT_WEBHOOK_URL", dead_url())
-    measure(instance, broken)
+    measure_health(instance, broken)
     cursor = tick(instance, None)
     assert len(stored_alerts()) == len(METRICS)
     assert len(AlertCursor.parse(cursor).undelivered) == len(METRICS)
 
-    measure(instance, broken)
+    measure_health(instance, broken)
     cursor = tick(instance, cursor)  # the position moves on although the webhook is down
     assert len(stored_alerts()) == 2 * len(METRICS)
     assert len(AlertCursor.parse(cursor).undelivered) == 2 * len(METRICS)
