@@ -16,7 +16,7 @@ from wiring_pipeline.cli.common import (
     echo_json,
     engine,
     measure_health,
-    unit_of_work,
+    read_partition,
 )
 from wiring_pipeline.cli.in_process import report_of, run_in_process
 from wiring_pipeline.domain.backfill import BackfillError, find_run
@@ -56,7 +56,7 @@ def backfill(
         return
     if partition_key is None:
         raise BadInput("--partition KEY is required (or --undo RUN_ID)")
-    with unit_of_work(partition_key) as work:  # a bad or unknown key stops here, exit 2
+    with read_partition(partition_key) as work:  # a bad or unknown key stops here, exit 2
         key = work.scope.partition_key
     result = run_in_process(
         "discovery_wiring_backfill",

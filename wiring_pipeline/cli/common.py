@@ -32,6 +32,9 @@ def bad_input_errors(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except database.PartitionBusyError as error:
+            # Not bad input: the same command succeeds once the other run commits.
+            raise click.ClickException(str(error)) from error
         except (TenancyError, RegistryError, FieldMappingError) as error:
             raise BadInput(str(error)) from error
 
@@ -54,15 +57,20 @@ def unit_of_work(partition_key: str) -> Iterator[database.UnitOfWork]:
         yield work
 
 
-def measure_health(partition_key: str, detail: bool = False) -> WiringHealth:
-    """The partition's wiring health as committed now.
+@contextmanager
+def read_partition(partition_key: str) -> Iterator[database.UnitOfWork]:
+    """A read of the partition as committed now, without its lock.
 
-    A read takes no partition lock, so it answers at once even while a run holds the
-    partition; it sees that run's work only once the run commits.
+    Reads answer at once even while a run holds the partition (they see that run's work
+    once it commits); only units of work that write take the lock.
     """
     with engine().connect() as conn, conn.begin():
-        scope = resolve_scope(conn, partition_key)
-        return measure_wiring_health(conn, scope, detail=detail)
+        yield database.UnitOfWork(conn, resolve_scope(conn, partition_key))
+
+
+def measure_health(partition_key: str, detail: bool = False) -> WiringHealth:
+    with read_partition(partition_key) as work:
+        return measure_wiring_health(work.conn, work.scope, detail=detail)
 
 
 def echo_json(value: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wiring_pipeline.cli.common import BadInput, bad_input_errors, echo_json, unit_of_work
+from wiring_pipeline.cli.common import BadInput, bad_input_errors, echo_json, read_partition
 from wiring_pipeline.domain.inventory_listing import (
     DEFAULT_PAGE_SIZE,
     InventoryListingError,
@@ -23,7 +23,7 @@ from wiring_pipeline.domain.inventory_listing import (
 def inventory(partition_key: str, all_methods: bool, page: int, page_size: int) -> None:
     """List inventory assets of a partition (flow-based only unless --all); at most 200 a page."""
     try:
-        with unit_of_work(partition_key) as work:
+        with read_partition(partition_key) as work:
             listing = list_inventory_assets(
                 work.conn, work.scope, all_methods=all_methods, page=page, page_size=page_size
             )

@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 
 from wiring_pipeline import settings
-from wiring_pipeline.cli.common import BadInput, bad_input_errors, echo_json, engine, unit_of_work
+from wiring_pipeline.cli.common import (
+    BadInput,
+    bad_input_errors,
+    echo_json,
+    engine,
+    read_partition,
+    unit_of_work,
+)
 from wiring_pipeline.domain import registry
 from wiring_pipeline.domain.tenancy import list_partition_keys
 
@@ -88,7 +95,7 @@ def flow_add(
 @bad_input_errors
 def flow_list(partition_key: str) -> None:
     """List a partition's discovery flows."""
-    with unit_of_work(partition_key) as work:
+    with read_partition(partition_key) as work:
         flows = registry.list_flows(work.conn, work.scope)
     echo_json(flows)
 

@@ -2,7 +2,7 @@
 
 import click
 
-from wiring_pipeline.cli.common import bad_input_errors, echo_json, measure_health, unit_of_work
+from wiring_pipeline.cli.common import bad_input_errors, echo_json, measure_health, read_partition
 from wiring_pipeline.cli.in_process import failure_summary, run_in_process
 
 
@@ -14,7 +14,7 @@ def run(partition_key: str) -> None:
 
     Prints the partition's wiring health as JSON; exits 1 when the run fails.
     """
-    with unit_of_work(partition_key) as work:  # a bad or unknown key stops here, exit 2
+    with read_partition(partition_key) as work:  # a bad or unknown key stops here, exit 2
         scope = work.scope
     result = run_in_process("discovery_inventory_job", scope.partition_key)
     echo_json(measure_health(scope.partition_key).as_json())
