@@ -22,4 +22,7 @@ def dev(port: int, host: str) -> None:
     workspace = settings.PROJECT_ROOT / "workspace.yaml"
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     args = [dagster, "dev", "-w", str(workspace), "-p", str(port), "-h", host]
+    # From DAGSTER_HOME, so dagster does not warn that ./dagster.yaml is ignored: it is the
+    # copy in DAGSTER_HOME that configures the instance.
+    os.chdir(env["DAGSTER_HOME"])
     os.execvpe(args[0], args, os.environ)
