@@ -4,8 +4,13 @@ A partition that has just grown by a hundred thousand rows is, to statistics gat
 before, a tenant with no rows at all; the planner then joins it with nested loops that
 take quadratic time. ANALYZE inside the writing transaction sees the transaction's own
 rows, and its statistics become visible to others only if the transaction commits.
-It holds a lock that queues other ANALYZEs of the table until commit, so it runs only
-after writes big enough for a wrong plan to matter.
+
+ANALYZE holds its table lock until commit, and a second ANALYZE of the table waits for
+it: two partitions writing in bulk at once would then queue behind each other until one
+hit its lock timeout and failed. So only one transaction at a time analyzes a table
+(a transaction-level advisory lock, tried, never waited for); the others go on without
+fresh statistics and, for the rest of their transaction, without the nested-loop joins
+that stale statistics make quadratic. Set-based bulk statements lose nothing by that.
 """
 
 from __future__ import annotations
@@ -18,10 +23,21 @@ _TABLES = {"raw_import_records", "cleansed_record_archive", "assets"}
 
 
 def refresh_after_bulk_write(conn: Connection, table: str, rows_written: int) -> bool:
-    """ANALYZE `migration.<table>` when `rows_written` is large; True when it did."""
+    """ANALYZE `migration.<table>` after a large write; True when it did.
+
+    When another transaction is analyzing the table right now, plan without nested loops
+    for the rest of this transaction instead of waiting for it.
+    """
     if table not in _TABLES:
         raise ValueError(f"no statistics refresh for table {table!r}")
     if rows_written < ANALYZE_AFTER_ROWS:
+        return False
+    ours = conn.execute(
+        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"wiring_pipeline:analyze:{table}"},
+    ).scalar_one()
+    if not ours:
+        conn.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
         return False
     conn.execute(text(f"ANALYZE migration.{table}"))
     return True
