@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wiring_pipeline.cli.backfill import backfill
+from wiring_pipeline.cli.bench import bench
 from wiring_pipeline.cli.constraints import constraints
 from wiring_pipeline.cli.db import db
 from wiring_pipeline.cli.demo import demo
@@ -35,5 +36,6 @@ for command in (
     constraints,
     demo,
     dev,
+    bench,
 ):
     cli.add_command(command)

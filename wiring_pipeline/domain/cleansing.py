@@ -27,12 +27,16 @@ from wiring_pipeline.domain.tenancy import TenantScope
 
 REJECTED_PREFIX = "Rejected: "
 
+#: Raw records of the partition that are not processed and name no asset.
+UNLINKED_RECORD_SQL = """
+    r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id
+    AND NOT r.is_processed AND r.asset_id IS NULL
+"""
+
 #: Raw records the pipeline still has to process: not processed, not linked either way.
 #: A record that a legacy asset already names is left alone: linking it is the backfill's
 #: job, and a second asset for it would break the one-asset-per-record rule.
-OPEN_RECORD_SQL = """
-    r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id
-    AND NOT r.is_processed AND r.asset_id IS NULL
+OPEN_RECORD_SQL = f"""{UNLINKED_RECORD_SQL}
     AND NOT EXISTS (
         SELECT 1 FROM migration.assets a
         WHERE a.client_account_id = :client_account_id AND a.engagement_id = :engagement_id

@@ -1,0 +1,96 @@
+"""`wiring-pipeline bench`: the pipeline against the SQL floor and the per-row approach."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from wiring_pipeline.bench.runner import STAGES, BenchError, run_bench, step_count
+from wiring_pipeline.cli.common import BadInput
+
+
+@click.command()
+@click.option("--records", "-n", type=int, default=100_000, show_default=True)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write every figure to this file as JSON.",
+)
+@click.option("--keep", is_flag=True, help="Keep the benchmark database and files afterwards.")
+def bench(records: int, json_file: Path | None, keep: bool) -> None:
+    """Time each stage on N generated records, beside the SQL floor and the per-row approach.
+
+    Runs on a new database of the configured server, dropped afterwards unless --keep.
+    """
+    progress_console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<42}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=progress_console,
+    ) as bar:
+        task = bar.add_task("starting", total=step_count())
+
+        def progress(label: str) -> None:
+            bar.update(task, description=label, advance=1)
+
+        try:
+            figures = run_bench(records, keep=keep, progress=progress)
+        except BenchError as error:
+            raise BadInput(str(error)) from error
+    if json_file is not None:
+        json_file.write_text(json.dumps(figures, indent=2) + "\n")
+    Console().print(summary_table(figures))
+    for line in summary_lines(figures):
+        click.echo(line)
+
+
+def summary_table(figures: dict) -> Table:
+    table = Table(title=f"wiring-pipeline bench, {figures['records']:,} records")
+    for column in ("stage", "seconds", "rows/s", "floor s", "x floor", "x per-row"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    per_row = figures["per_row"]["stages"]["inventory"]
+    for stage in (*STAGES, "total"):
+        row = figures["comparison"][stage]
+        speedup = row["ratio_to_per_row"]
+        table.add_row(
+            stage,
+            f"{row['pipeline_seconds']:.3f}",
+            f"{row['pipeline_rows_per_second']:,.0f}",
+            f"{row['floor_seconds']:.3f}",
+            f"{row['ratio_to_floor']:.2f}",
+            f"{speedup:.1f} (per-row {per_row['rows_per_second']:,.0f}/s)" if speedup else "",
+        )
+    return table
+
+
+def summary_lines(figures: dict) -> list[str]:
+    machine = figures["machine"]
+    health = figures["small_partition_health"]
+    lines = [
+        f"peak RSS: {figures['peak_rss_mb']['after_pipeline']:.0f} MB after the pipeline,"
+        f" {figures['peak_rss_mb']['peak']:.0f} MB for the whole run",
+        f"small partition ({health['records']:,} records) health: median"
+        f" {health['median_ms']:.2f} ms over {len(health['runs_ms'])} runs",
+        f"machine: {machine['cores']} cores, {machine['ram_gb']} GB, {machine['cpu_model']};"
+        f" {machine['postgresql'].split(' on ')[0]}; load average"
+        f" {machine['load_average_at_start'][0]:.1f} at start,"
+        f" {machine['load_average_at_end'][0]:.1f} at end",
+    ]
+    mismatched = [t for t, d in figures["floor_differences"].items() if d["differences"]]
+    lines.append(
+        "floor and pipeline tables: "
+        + (f"DIFFER in {', '.join(mismatched)}" if mismatched else "identical")
+    )
+    for name, target in figures["targets"].items():
+        verdict = "met" if target["met"] else "MISSED"
+        lines.append(f"target {name}: {target['value']} (want {target['target']}) {verdict}")
+    return lines
