@@ -16,7 +16,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0005_backfill_audit"
+        assert database.current_revision(engine) == "0006_time_ordered_ids"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         database.downgrade(engine, "base")
@@ -30,7 +30,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0005_backfill_audit"
+        assert database.current_revision(engine) == "0006_time_ordered_ids"
     finally:
         engine.dispose()
 
