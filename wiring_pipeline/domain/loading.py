@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.statistics import refresh_after_bulk_write
-from wiring_pipeline.domain.tenancy import PartitionKeyError, TenantScope, parse_partition_key
+from wiring_pipeline.domain.tenancy import TenantScope, is_valid_partition_key
 
 #: The longest cell the loader accepts: Excel's own cell limit, so any cell a spreadsheet
 #: can hold loads, and a runaway quoted field in a broken CSV is caught as one bad row.
@@ -456,12 +456,6 @@ def pending_imports(conn: Connection) -> list[tuple[str, uuid.UUID]]:
             """
         )
     ).all()
-    return [(row.partition_key, row.id) for row in rows if _valid_key(row.partition_key)]
-
-
-def _valid_key(key: str) -> bool:
-    try:
-        parse_partition_key(key)
-    except PartitionKeyError:
-        return False
-    return True
+    return [
+        (row.partition_key, row.id) for row in rows if is_valid_partition_key(row.partition_key)
+    ]

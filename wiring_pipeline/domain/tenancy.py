@@ -129,10 +129,11 @@ def list_partition_keys(conn: Connection) -> list[str]:
         )
     ).all()
     keys = [f"{client}.{engagement}" for client, engagement in rows]
-    return sorted(key for key in keys if _is_valid_key(key))
+    return sorted(key for key in keys if is_valid_partition_key(key))
 
 
-def _is_valid_key(key: str) -> bool:
+def is_valid_partition_key(key: str) -> bool:
+    """Whether `key` parses; for listings that skip engagements no partition can carry."""
     try:
         parse_partition_key(key)
     except PartitionKeyError:
