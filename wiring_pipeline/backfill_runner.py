@@ -87,14 +87,6 @@ def retrying(policy: RetryPolicy, what: str, attempt_once: Callable[[], T]) -> T
             attempt += 1
 
 
-@contextmanager
-def short_transaction(engine: Engine, lock_timeout_ms: int) -> Iterator[Connection]:
-    """A transaction not tied to a partition whose lock waits end after `lock_timeout_ms`."""
-    with engine.connect() as conn, conn.begin():
-        database.set_local_timeouts(conn, lock_timeout_ms, database.DEFAULT_STATEMENT_TIMEOUT_MS)
-        yield conn
-
-
 @dataclass(frozen=True)
 class Batch:
     table: backfill.Table

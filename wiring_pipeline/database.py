@@ -108,6 +108,19 @@ def lock_partition(conn: Connection, partition_key: str, wait_ms: int) -> None:
 
 
 @contextmanager
+def transaction(
+    engine: Engine,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+) -> Iterator[Connection]:
+    """One transaction not tied to a partition (sensors, instance-wide jobs, backfill batches),
+    with its lock waits and statements bounded."""
+    with engine.connect() as conn, conn.begin():
+        set_local_timeouts(conn, lock_timeout_ms, statement_timeout_ms)
+        yield conn
+
+
+@contextmanager
 def partition_transaction(
     engine: Engine,
     partition_key: str,

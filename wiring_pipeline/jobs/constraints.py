@@ -25,7 +25,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from wiring_pipeline import backfill_runner
+from wiring_pipeline import backfill_runner, database
 from wiring_pipeline.domain import constraints
 from wiring_pipeline.resources import WiringDatabase
 
@@ -52,7 +52,7 @@ def apply_constraints(
     for fk in constraints.FOREIGN_KEYS:
 
         def add(fk: constraints.TenantForeignKey = fk) -> bool:
-            with backfill_runner.short_transaction(engine, policy.lock_timeout_ms) as conn:
+            with database.transaction(engine, policy.lock_timeout_ms) as conn:
                 return constraints.add_foreign_key(conn, fk)
 
         if backfill_runner.retrying(policy, f"add {fk.name}", add):
@@ -66,7 +66,7 @@ def apply_constraints(
         for fk in constraints.FOREIGN_KEYS:
 
             def check(fk: constraints.TenantForeignKey = fk) -> None:
-                with backfill_runner.short_transaction(engine, policy.lock_timeout_ms) as conn:
+                with database.transaction(engine, policy.lock_timeout_ms) as conn:
                     constraints.validate_foreign_key(conn, fk)
 
             backfill_runner.retrying(policy, f"validate {fk.name}", check)

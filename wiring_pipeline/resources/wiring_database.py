@@ -49,6 +49,7 @@ class WiringDatabase(ConfigurableResource):
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction not tied to a partition (sensors, instance-wide jobs)."""
-        with self.engine().connect() as conn, conn.begin():
-            database.set_local_timeouts(conn, self.lock_timeout_ms, self.statement_timeout_ms)
+        with database.transaction(
+            self.engine(), self.lock_timeout_ms, self.statement_timeout_ms
+        ) as conn:
             yield conn
