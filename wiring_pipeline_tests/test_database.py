@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select, text
 from wiring_pipeline.database import PartitionBusyError, partition_transaction
 from wiring_pipeline.domain.schema import assets
 from wiring_pipeline.domain.tenancy import PartitionKeyError, UnknownTenantError
-from wiring_pipeline_tests.factories import make_tenant
+from wiring_pipeline_tests.factories import make_tenant, partition_held
 
 
 class Boom(Exception):
@@ -62,18 +62,7 @@ def test_timeouts_are_local_to_the_transaction(engine):
 def test_second_unit_on_same_partition_waits_then_fails_fast(engine):
     make_tenant(engine, "acme.dc-exit")
     make_tenant(engine, "acme.cloud-wave1")
-    holding = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with partition_transaction(engine, "acme.dc-exit"):
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with partition_held(engine, "acme.dc-exit"):
         with (
             pytest.raises(PartitionBusyError, match="acme.dc-exit"),
             partition_transaction(engine, "acme.dc-exit", partition_lock_wait_ms=200),
@@ -82,9 +71,6 @@ def test_second_unit_on_same_partition_waits_then_fails_fast(engine):
         # Another partition is not held up by the lock.
         with partition_transaction(engine, "acme.cloud-wave1", partition_lock_wait_ms=200) as work:
             _insert_asset(work, "other")
-    finally:
-        release.set()
-        holder.join()
     # Once released, the partition is free again.
     with partition_transaction(engine, "acme.dc-exit", partition_lock_wait_ms=200):
         pass

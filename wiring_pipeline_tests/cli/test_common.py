@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import click
 from click.testing import CliRunner
 
 from wiring_pipeline.cli.common import bad_input_errors
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline.database import PartitionBusyError, partition_transaction
-from wiring_pipeline_tests.factories import make_tenant
+from wiring_pipeline.database import PartitionBusyError
+from wiring_pipeline_tests.factories import make_tenant, partition_held
 
 
 def test_reads_answer_while_a_run_holds_the_partition(engine):
     make_tenant(engine, "acme.dc-exit")
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with partition_transaction(engine, "acme.dc-exit"):
-            holding.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with partition_held(engine, "acme.dc-exit", seconds=30) as holder:
         health = CliRunner().invoke(cli, ["health", "--partition", "acme.dc-exit"])
         listing = CliRunner().invoke(cli, ["inventory", "--partition", "acme.dc-exit"])
         flows = CliRunner().invoke(cli, ["flow", "list", "--partition", "acme.dc-exit"])
-        # Had any of them waited for the lock, `release` would still be unset here and the
-        # holder still running: these reads finished while the partition was held.
+        # Had any of them waited for the lock (up to 60 s), the holder would have let go
+        # after 30 s and ended: these reads finished while the partition was held.
         assert holder.is_alive()
-    finally:
-        release.set()
-        holder.join()
     assert health.exit_code == 0, health.output
     assert json.loads(health.output)["health_status"] == "healthy"
     assert listing.exit_code == 0 and json.loads(listing.output)["assets"] == []
