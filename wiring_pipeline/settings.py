@@ -10,11 +10,27 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_WIRING_HOME = "./.wiring"
+#: The variables naming a directory; a relative one means "from where the user started".
+PATH_VARIABLES = ("WIRING_HOME", "DAGSTER_HOME")
 
 
 def wiring_home() -> Path:
     """The directory for the embedded server, imported files, alerts and the Dagster home."""
-    return Path(os.environ.get("WIRING_HOME", "./.wiring")).expanduser().resolve()
+    return Path(os.environ.get("WIRING_HOME", DEFAULT_WIRING_HOME)).expanduser().resolve()
+
+
+def pin_paths() -> dict[str, str]:
+    """Resolve WIRING_HOME (default included) and DAGSTER_HOME to absolute paths, once.
+
+    Called where a process starts the stack: its children (`dagster dev` runs the code
+    location and the run workers in other working directories) inherit absolute paths,
+    so they all find the same embedded server, imports folder and alerts file.
+    """
+    os.environ["WIRING_HOME"] = str(wiring_home())
+    if os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(Path(os.environ["DAGSTER_HOME"]).expanduser().resolve())
+    return {name: os.environ[name] for name in PATH_VARIABLES if name in os.environ}
 
 
 def configured_database_url() -> str | None:

@@ -24,7 +24,11 @@ from dagster import (
 )
 
 from wiring_pipeline.domain.health import METRICS, Metric, WiringHealth, measure_wiring_health
-from wiring_pipeline.domain.health_history import RecordedHealth, record_snapshot
+from wiring_pipeline.domain.health_history import (
+    RecordedHealth,
+    previous_metrics,
+    record_snapshot,
+)
 from wiring_pipeline.partitions import tenant_engagements
 from wiring_pipeline.resources import WiringDatabase
 
@@ -96,7 +100,11 @@ with warnings.catch_warnings():
         AssetCheckSpec(
             name=m.name,
             asset=WIRING_HEALTH_KEY,
-            description=f"Zero {m.description} ({_check_label(m)}).",
+            description=(
+                f"No more {m.description} than at the last measurement ({_check_label(m)})."
+                if m.fails_on == "growth"
+                else f"Zero {m.description} ({_check_label(m)})."
+            ),
             blocking=m.blocking,
             partitions_def=tenant_engagements,
             metadata={"severity": m.severity},
@@ -116,13 +124,16 @@ def wiring_zero_orphan_checks(
     """
     with wiring_db.unit_of_work(context.partition_key) as work:
         health = measure_wiring_health(work.conn, work.scope, detail=True)
+        previous = previous_metrics(work.conn, work.scope, context.run.run_id)
     selected = {key.name for key in context.selected_asset_check_keys}
     for metric in METRICS:
         if metric.name in selected:
-            yield check_result(metric, health)
+            yield check_result(metric, health, previous)
 
 
-def check_result(metric: Metric, health: WiringHealth) -> AssetCheckResult:
+def check_result(
+    metric: Metric, health: WiringHealth, previous: dict[str, int] | None = None
+) -> AssetCheckResult:
     """The check's verdict with the count and the violating rows a user needs to act."""
     count = health.metrics[metric.name]
     samples = (health.samples or {}).get(metric.name, [])
@@ -130,6 +141,8 @@ def check_result(metric: Metric, health: WiringHealth) -> AssetCheckResult:
         "count": MetadataValue.int(count),
         "partition": health.scope.partition_key,
     }
+    if metric.fails_on == "growth":
+        metadata["previous_count"] = MetadataValue.int(int((previous or {}).get(metric.name, 0)))
     if count:
         metadata["samples"] = MetadataValue.json(samples)
         metadata["sample_rows"] = MetadataValue.md(
@@ -139,7 +152,7 @@ def check_result(metric: Metric, health: WiringHealth) -> AssetCheckResult:
     return AssetCheckResult(
         check_name=metric.name,
         asset_key=WIRING_HEALTH_KEY,
-        passed=count == 0,
+        passed=not metric.fails(count, previous),
         severity=_severity(metric),
         description=(f"{count} {metric.description}" if count else f"no {metric.description}"),
         metadata=metadata,

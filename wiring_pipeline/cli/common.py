@@ -19,6 +19,9 @@ from wiring_pipeline.domain.tenancy import TenancyError, resolve_scope
 
 #: Exit code for input the command cannot act on (bad key, unknown tenant, bad file).
 EXIT_BAD_INPUT = 2
+#: Exit code for Ctrl-C (128 + SIGINT), the shell's own convention.
+EXIT_INTERRUPTED = 130
+INTERRUPTED_MESSAGE = "interrupted: nothing of the unit of work in progress was committed"
 
 
 class BadInput(click.ClickException):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from wiring_pipeline import settings
 from wiring_pipeline.cli.backfill import backfill
 from wiring_pipeline.cli.bench import bench
+from wiring_pipeline.cli.common import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE
 from wiring_pipeline.cli.constraints import constraints
 from wiring_pipeline.cli.db import db
 from wiring_pipeline.cli.demo import demo
@@ -16,7 +18,20 @@ from wiring_pipeline.cli.registry import flow, import_file, tenant
 from wiring_pipeline.cli.run import run
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class WiringGroup(click.Group):
+    """The root group: absolute paths for every child process, and a one-line Ctrl-C."""
+
+    def invoke(self, ctx: click.Context):
+        settings.pin_paths()
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Every unit of work is one transaction: an interrupt rolls the open one back.
+            click.echo(INTERRUPTED_MESSAGE, err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=WiringGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Multi-tenant migration discovery: CMDB imports -> linked inventory, with proven wiring.
 

@@ -16,6 +16,9 @@ from sqlalchemy import Connection, text
 from wiring_pipeline.domain.tenancy import TenantScope
 
 Severity = Literal["ERROR", "WARN"]
+#: When a metric's check fails: on any violating row, or only when the count grew since
+#: the last measurement a person saw (for a count that is legitimately non-zero).
+FailsOn = Literal["any", "growth"]
 SAMPLE_LIMIT = 5
 
 _A_SCOPE = "a.client_account_id = :client_account_id AND a.engagement_id = :engagement_id"
@@ -36,6 +39,13 @@ class Metric:
     description: str
     #: `FROM ... WHERE ...` selecting the violating rows, each part as (select list, from).
     parts: tuple[tuple[str, str], ...]
+    fails_on: FailsOn = "any"
+
+    def fails(self, count: int, previous: dict[str, int] | None) -> bool:
+        """The check's verdict; `previous` is the last snapshot of another run, if any."""
+        if self.fails_on == "growth":
+            return count > int((previous or {}).get(self.name, 0))
+        return count > 0
 
     def count_sql(self) -> str:
         return " + ".join(f"(SELECT count(*) {source})" for _, source in self.parts)
@@ -67,6 +77,9 @@ METRICS: tuple[Metric, ...] = (
         False,
         "inventory assets of any discovery method with no discovery_flow_id",
         ((_ASSET_SAMPLE, f"{_ASSETS} AND a.discovery_flow_id IS NULL"),),
+        # Manual and imported-by-hand assets have no flow, legitimately: a warning that never
+        # clears teaches people to ignore warnings, so it fails only when the count grows.
+        fails_on="growth",
     ),
     Metric(
         "assets_with_orphan_raw_import_ref",

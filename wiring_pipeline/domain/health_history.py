@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.health import METRICS, WiringHealth
+from wiring_pipeline.domain.tenancy import TenantScope
 
 _SCOPE = "client_account_id = :client_account_id AND engagement_id = :engagement_id"
 
@@ -83,6 +84,28 @@ def metric_deltas(current: Snapshot, earlier: Snapshot | None) -> dict[str, int]
     """
     base = earlier.metrics if earlier is not None else current.metrics
     return {m.name: current.metrics[m.name] - int(base.get(m.name, 0)) for m in METRICS}
+
+
+_PREVIOUS_SQL = text(
+    f"""
+    SELECT metrics FROM migration.wiring_health_snapshots
+    WHERE {_SCOPE} AND dagster_run_id IS DISTINCT FROM :dagster_run_id
+    ORDER BY id DESC LIMIT 1
+    """
+)
+
+
+def previous_metrics(
+    conn: Connection, scope: TenantScope, dagster_run_id: str | None
+) -> dict[str, int] | None:
+    """The metrics of the partition's latest snapshot recorded by another run (None: none).
+
+    A check judged against it sees what was there before its own run measured.
+    """
+    row = conn.execute(
+        _PREVIOUS_SQL, {**scope.as_params(), "dagster_run_id": dagster_run_id}
+    ).one_or_none()
+    return None if row is None else {name: int(count) for name, count in row.metrics.items()}
 
 
 def record_snapshot(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -145,11 +146,24 @@ def list_flows(conn: Connection, scope: TenantScope) -> list[dict]:
     return [dict(row._mapping) for row in rows]
 
 
+def readable_name(path: Path | str) -> str:
+    """A file's name as text the database and a terminal accept.
+
+    A name from a Windows share is often Windows-1252 bytes (`Export_M\\xfcller.csv`), which
+    Python keeps as lone surrogates that neither PostgreSQL nor a UTF-8 terminal takes.
+    """
+    raw = os.fsencode(str(path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
 def detect_format(path: Path) -> str:
     fmt = IMPORT_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise RegistryError(
-            f"{path.name}: unsupported file type {path.suffix or '(none)'!r}; "
+            f"{readable_name(path.name)}: unsupported file type {path.suffix or '(none)'!r}; "
             f"use one of {', '.join(sorted(IMPORT_FORMATS))}"
         )
     return fmt
@@ -184,10 +198,10 @@ def register_import(
         raise TenancyError(f"flow {flow['flow_id']} does not belong to {scope.partition_key!r}")
     source = Path(source)
     if not source.is_file():
-        raise RegistryError(f"{source}: no such file")
+        raise RegistryError(f"{readable_name(source)}: no such file")
     fmt = detect_format(source)
     if sheet_name is not None and fmt != "xlsx":
-        raise RegistryError(f"{source.name}: --sheet applies to .xlsx files only")
+        raise RegistryError(f"{readable_name(source.name)}: --sheet applies to .xlsx files only")
     import_id = uuid.uuid4()
     target_dir = imports_root / scope.client_slug / scope.engagement_slug
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -200,8 +214,8 @@ def register_import(
                 id=import_id,
                 client_account_id=scope.client_account_id,
                 engagement_id=scope.engagement_id,
-                import_name=import_name or source.name,
-                filename=source.name,
+                import_name=import_name or readable_name(source.name),
+                filename=readable_name(source.name),
                 status="pending",
                 discovery_flow_id=flow["id"],
                 stored_path=str(target),

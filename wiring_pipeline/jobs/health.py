@@ -3,6 +3,7 @@ the nightly schedule that runs it for every partition."""
 
 from dagster import (
     AssetSelection,
+    DefaultScheduleStatus,
     RunRequest,
     ScheduleEvaluationContext,
     SkipReason,
@@ -25,6 +26,7 @@ wiring_health_job = define_asset_job(
     job=wiring_health_job,
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
 )
 def nightly_wiring_health(context: ScheduleEvaluationContext):
     """One run per partition; the run key (partition + tick) makes a retried tick a no-op."""

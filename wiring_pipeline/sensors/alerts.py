@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from dagster import (
     DagsterEventType,
+    DefaultSensorStatus,
     EventLogRecord,
     EventRecordsFilter,
     SensorEvaluationContext,
@@ -63,7 +64,12 @@ def alert_from_record(record: EventLogRecord) -> alerts.Alert | None:
     )
 
 
-@sensor(name="wiring_check_alert_sensor", minimum_interval_seconds=30)
+# On by default: the deployment promises alerts on failed checks without a manual toggle.
+@sensor(
+    name="wiring_check_alert_sensor",
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+)
 def wiring_check_alert_sensor(context: SensorEvaluationContext) -> SensorResult:
     """Turn failed wiring check evaluations into alerts: Dagster log, alerts.jsonl, webhook."""
     state = AlertCursor.parse(context.cursor)

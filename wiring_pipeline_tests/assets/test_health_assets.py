@@ -103,6 +103,34 @@ def test_a_failed_warn_check_does_not_fail_the_run(engine, world, instance):
     assert checks["all_assets_missing_discovery_flow_id"].severity == AssetCheckSeverity.WARN
 
 
+def test_the_warn_check_clears_once_seen_and_fails_again_when_the_count_grows(
+    engine, world, instance
+):
+    """Legitimate manual assets do not keep a partition yellow forever; a new one is news."""
+    sibling = world.sibling.scope
+    warn = "all_assets_missing_discovery_flow_id"
+
+    def add_manual_asset(name: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(assets).values(**sibling.as_params(), name=name, discovery_method="manual")
+            )
+
+    def verdict():
+        return evaluations(measure_health(instance, sibling.partition_key))[warn]
+
+    add_manual_asset("hand-entered")
+    first = verdict()
+    assert not first.passed and first.metadata["previous_count"].value == 0
+    again = verdict()
+    assert again.passed, "an unchanged count was already seen: the check clears"
+    assert again.metadata["count"].value == 1 and again.metadata["previous_count"].value == 1
+    add_manual_asset("another by hand")
+    grown = verdict()
+    assert not grown.passed and grown.metadata["count"].value == 2
+    assert verdict().passed
+
+
 def test_checks_never_load_the_asset_through_an_io_manager():
     """The checks wait for the asset but read the tables: their only input carries nothing."""
     inputs = wiring_zero_orphan_checks.op.input_defs

@@ -186,6 +186,10 @@ class DagsterStack:
             "-p",
             str(self.port),
         ]
+        self.launch(command, cwd=settings.PROJECT_ROOT)
+
+    def launch(self, command: list[str], cwd: Path) -> None:
+        """Start COMMAND (something that execs `dagster dev`) in its own group, and wait."""
         setpriv = shutil.which("setpriv")
         if setpriv:
             # Should the test process die without tearing down (SIGKILL), the kernel sends
@@ -194,7 +198,7 @@ class DagsterStack:
         with self.log_path.open("wb") as log, _interruptible_children():
             self.process = subprocess.Popen(
                 command,
-                cwd=settings.PROJECT_ROOT,
+                cwd=cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
