@@ -2,23 +2,26 @@
 
 from dagster import Definitions
 
-from wiring_pipeline.assets.health import wiring_health, wiring_zero_orphan_checks
-from wiring_pipeline.assets.pipeline import (
-    asset_inventory,
-    cleansed_import_records,
-    raw_import_records,
+from wiring_pipeline.defs.backfill.jobs import (
+    discovery_wiring_backfill,
+    wiring_health_after_backfill,
 )
-from wiring_pipeline.jobs.backfill import discovery_wiring_backfill, wiring_health_after_backfill
-from wiring_pipeline.jobs.constraints import (
+from wiring_pipeline.defs.constraints.assets import (
     wiring_constraints_job,
     wiring_foreign_keys,
     wiring_foreign_keys_validated,
 )
-from wiring_pipeline.jobs.discovery import discovery_inventory_job
-from wiring_pipeline.jobs.health import nightly_wiring_health, wiring_health_job
+from wiring_pipeline.defs.discovery.assets import (
+    asset_inventory,
+    cleansed_import_records,
+    raw_import_records,
+)
+from wiring_pipeline.defs.discovery.jobs import discovery_inventory_job
+from wiring_pipeline.defs.discovery.sensors import pending_imports_sensor, tenant_engagement_sensor
+from wiring_pipeline.defs.health.assets import wiring_health, wiring_zero_orphan_checks
+from wiring_pipeline.defs.health.jobs import nightly_wiring_health, wiring_health_job
+from wiring_pipeline.defs.health.sensors import wiring_check_alert_sensor
 from wiring_pipeline.resources import WiringDatabase
-from wiring_pipeline.sensors.alerts import wiring_check_alert_sensor
-from wiring_pipeline.sensors.discovery import pending_imports_sensor, tenant_engagement_sensor
 
 defs = Definitions(
     assets=[

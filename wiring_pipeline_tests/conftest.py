@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from wiring_pipeline import database, embedded
+from wiring_pipeline import database
 from wiring_pipeline.domain.schema import metadata
+from wiring_pipeline.resources import embedded
 
 TABLES = ", ".join(f"migration.{table.name}" for table in metadata.sorted_tables)
 

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 
 from wiring_pipeline.database import partition_transaction
-from wiring_pipeline.domain.cmdb_generator import CMDB_FIELD_MAPPINGS
 from wiring_pipeline.domain.registry import add_flow, add_tenant
 from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS
 
 
 def make_tenant(engine: Engine, key: str) -> TenantScope:

@@ -20,11 +20,11 @@ from pathlib import Path
 from psycopg import sql
 from sqlalchemy import Connection, text
 
-from wiring_pipeline.domain.cmdb_generator import CMDB_FIELD_MAPPINGS
 from wiring_pipeline.domain.fields import CRITICAL_FIELDS, INVENTORY_FIELDS
 from wiring_pipeline.domain.inventory import field_mappings_hash
 from wiring_pipeline.domain.statistics import refresh_after_bulk_write
 from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS
 
 _SCOPE = "client_account_id = :client_account_id AND engagement_id = :engagement_id"
 _R_SCOPE = "r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id"

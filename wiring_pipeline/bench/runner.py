@@ -26,16 +26,17 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
-from wiring_pipeline import database, embedded, settings
+from wiring_pipeline import database, settings
 from wiring_pipeline.bench import floor, per_row
 from wiring_pipeline.domain.cleansing import cleanse_open_records
-from wiring_pipeline.domain.cmdb_generator import CMDB_FIELD_MAPPINGS, iter_cmdb_rows, write_csv
 from wiring_pipeline.domain.health import _COUNTS_SQL, measure_wiring_health
 from wiring_pipeline.domain.health_history import record_snapshot
 from wiring_pipeline.domain.inventory import build_inventory
 from wiring_pipeline.domain.loading import load_pending_imports
 from wiring_pipeline.domain.registry import add_flow, add_tenant, register_import
 from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.resources import embedded
+from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS, iter_cmdb_rows, write_csv
 
 STAGES = ("load", "cleanse", "inventory", "health")
 #: The per-row approach runs on at most this many records: beyond it, it only takes longer.

@@ -9,7 +9,6 @@ no daemon may be running to let `wiring_health_after_backfill` do it.
 import click
 from dagster import ExecuteInProcessResult
 
-from wiring_pipeline import backfill_runner
 from wiring_pipeline.cli.common import (
     BadInput,
     bad_input_errors,
@@ -19,8 +18,9 @@ from wiring_pipeline.cli.common import (
     read_partition,
 )
 from wiring_pipeline.cli.in_process import report_of, run_in_process
+from wiring_pipeline.defs.backfill import runner as backfill_runner
+from wiring_pipeline.defs.backfill.jobs import BACKFILL_RUN_TAG, HEALTH_INLINE_TAG, OP_NAME
 from wiring_pipeline.domain.backfill import BackfillError, find_run
-from wiring_pipeline.jobs.backfill import BACKFILL_RUN_TAG, HEALTH_INLINE_TAG, OP_NAME
 
 
 def refresh_health(partition_key: str, backfill_run_id: str) -> ExecuteInProcessResult:

@@ -11,11 +11,12 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from wiring_pipeline import database, embedded
+from wiring_pipeline import database
 from wiring_pipeline.domain.fields import FieldMappingError
 from wiring_pipeline.domain.health import WiringHealth, measure_wiring_health
 from wiring_pipeline.domain.registry import RegistryError
 from wiring_pipeline.domain.tenancy import TenancyError, resolve_scope
+from wiring_pipeline.resources import embedded
 
 #: Exit code for input the command cannot act on (bad key, unknown tenant, bad file).
 EXIT_BAD_INPUT = 2

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from wiring_pipeline import database, embedded
+from wiring_pipeline import database
 from wiring_pipeline.cli.common import engine
+from wiring_pipeline.resources import embedded
 
 
 @click.group()

@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from wiring_pipeline import database, settings
 from wiring_pipeline.cli.common import echo_json, engine, measure_health
 from wiring_pipeline.cli.in_process import report_of, run_in_process
-from wiring_pipeline.domain import demo as demo_world
+from wiring_pipeline.defs.backfill.jobs import HEALTH_INLINE_TAG, OP_NAME
 from wiring_pipeline.domain.constraints import drop_foreign_keys
 from wiring_pipeline.domain.health import METRICS_BY_NAME
 from wiring_pipeline.domain.schema import assets, data_imports, raw_import_records
-from wiring_pipeline.jobs.backfill import HEALTH_INLINE_TAG, OP_NAME
+from wiring_pipeline.samples import demo as demo_world
 
 
 def _say(message: str) -> None:

@@ -7,8 +7,9 @@ import sys
 
 import click
 
-from wiring_pipeline import database, embedded, settings
+from wiring_pipeline import database, settings
 from wiring_pipeline.cli.common import engine
+from wiring_pipeline.resources import embedded
 
 
 @click.command()

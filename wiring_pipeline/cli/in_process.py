@@ -20,9 +20,9 @@ from dagster import (
     RunsFilter,
 )
 
-from wiring_pipeline import embedded
 from wiring_pipeline.definitions import defs
-from wiring_pipeline.partitions import PARTITION_TAG, tenant_engagements
+from wiring_pipeline.defs.partitions import PARTITION_TAG, tenant_engagements
+from wiring_pipeline.resources import embedded
 
 #: Tags naming the process that executes a run in process, so a later command can tell
 #: whether that run is still alive. The start time guards against a reused pid.

@@ -14,7 +14,8 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Connection, Engine
 
-from wiring_pipeline import database, embedded
+from wiring_pipeline import database
+from wiring_pipeline.resources import embedded
 
 
 class WiringDatabase(ConfigurableResource):

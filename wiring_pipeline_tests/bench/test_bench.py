@@ -27,9 +27,9 @@ from wiring_pipeline.bench.runner import (
     step_count,
 )
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline.domain.demo import seed_demo
 from wiring_pipeline.domain.health import METRICS, measure_wiring_health
 from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.samples.demo import seed_demo
 
 RECORDS = 300
 

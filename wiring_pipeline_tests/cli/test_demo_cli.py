@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from wiring_pipeline import database
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline.domain.demo import DEMO_PARTITIONS
+from wiring_pipeline.samples.demo import DEMO_PARTITIONS
 
 
 def test_demo_from_broken_legacy_to_healthy_and_enforced(fresh_database, monkeypatch):

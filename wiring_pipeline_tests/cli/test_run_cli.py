@@ -9,8 +9,8 @@ from dagster import DagsterInstance, DagsterRunStatus
 from sqlalchemy import text
 
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline.domain import cmdb_generator as gen
-from wiring_pipeline.partitions import tenant_engagements
+from wiring_pipeline.defs.partitions import tenant_engagements
+from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline_tests.factories import make_flow, make_tenant
 from wiring_pipeline_tests.pipeline_helpers import register
 

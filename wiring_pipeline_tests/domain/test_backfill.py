@@ -9,8 +9,9 @@ import uuid
 import pytest
 from sqlalchemy import Engine, text
 
-from wiring_pipeline import backfill_runner, database
-from wiring_pipeline.backfill_runner import RetryPolicy, run_backfill, undo_backfill
+from wiring_pipeline import database
+from wiring_pipeline.defs.backfill import runner as backfill_runner
+from wiring_pipeline.defs.backfill.runner import RetryPolicy, run_backfill, undo_backfill
 from wiring_pipeline.domain import backfill, constraints
 from wiring_pipeline.domain.schema import metadata
 from wiring_pipeline_tests.defects import BROKEN_KEY, build_defect_world

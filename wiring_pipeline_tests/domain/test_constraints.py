@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from wiring_pipeline import database
-from wiring_pipeline.backfill_runner import run_backfill
+from wiring_pipeline.defs.backfill.runner import run_backfill
 from wiring_pipeline.domain import constraints
 from wiring_pipeline_tests.legacy_fixture import (
     MAIN_KEY,

@@ -7,10 +7,10 @@ import uuid
 import pytest
 from sqlalchemy import insert, update
 
-from wiring_pipeline.domain.demo import DEMO_PARTITIONS, seed_demo
 from wiring_pipeline.domain.health import METRICS, SAMPLE_LIMIT, measure_wiring_health
 from wiring_pipeline.domain.health_history import record_snapshot
 from wiring_pipeline.domain.schema import assets, raw_import_records
+from wiring_pipeline.samples.demo import DEMO_PARTITIONS, seed_demo
 from wiring_pipeline_tests.defects import build_defect_world
 
 ZERO = {m.name: 0 for m in METRICS}

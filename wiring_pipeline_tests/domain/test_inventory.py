@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.database import partition_transaction
-from wiring_pipeline.domain import cmdb_generator as gen
 from wiring_pipeline.domain.cleansing import cleanse_open_records
 from wiring_pipeline.domain.health import measure_wiring_health
 from wiring_pipeline.domain.inventory import (
@@ -23,6 +22,7 @@ from wiring_pipeline.domain.inventory import (
     field_mappings_hash,
 )
 from wiring_pipeline.domain.loading import load_pending_imports
+from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline_tests.factories import make_flow, make_tenant
 from wiring_pipeline_tests.pipeline_helpers import dump_tables, register, run_stages
 

@@ -35,7 +35,8 @@ from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 from sqlalchemy import Engine, create_engine
 
-from wiring_pipeline import embedded, settings
+from wiring_pipeline import settings
+from wiring_pipeline.resources import embedded
 
 #: The code location and repository names the workspace gives (`Definitions` has no name).
 LOCATION_NAME = "wiring_pipeline"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from wiring_pipeline import embedded, settings
+from wiring_pipeline import settings
+from wiring_pipeline.resources import embedded
 from wiring_pipeline_tests.e2e.dagster_stack import (
     WAIT_SECONDS,
     DagsterStack,

@@ -1,1 +1,0 @@
-"""Dagster assets of wiring_pipeline; definitions.py assembles them."""

@@ -1,0 +1,1 @@
+"""Backfill: the audited, undoable per-partition repair of legacy wiring, and what follows it."""

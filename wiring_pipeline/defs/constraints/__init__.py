@@ -1,0 +1,1 @@
+"""Constraints: the tenant-scoped foreign keys on the wiring links, added and validated."""

@@ -1,0 +1,1 @@
+"""Discovery: a partition's files loaded, cleansed and turned into linked inventory assets."""

@@ -1,0 +1,1 @@
+"""Wiring health: the metrics snapshot, its zero-orphan checks, alerts and the nightly schedule."""

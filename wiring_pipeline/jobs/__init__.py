@@ -1,1 +1,0 @@
-"""Dagster jobs of wiring_pipeline; definitions.py assembles them."""

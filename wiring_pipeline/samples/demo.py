@@ -1,0 +1,392 @@
+"""The demo world: two client accounts with two engagements each, their CMDB exports, and
+the broken legacy state the source plan describes, written directly as legacy rows.
+
+Every legacy defect is created on purpose and counted as it is created, so the demo's
+manifest says exactly what the wiring health of each partition must show at baseline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from wiring_pipeline.domain.registry import add_flow, add_tenant, register_import
+from wiring_pipeline.domain.schema import (
+    assets,
+    backfill_audit,
+    backfill_runs,
+    cleansed_record_archive,
+    client_accounts,
+    data_imports,
+    discovery_flows,
+    engagements,
+    import_rejected_rows,
+    raw_import_records,
+    wiring_health_snapshots,
+)
+from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.samples import cmdb_generator as gen
+
+DEMO_SEED = 20261126
+#: The flow id that the legacy application reused across tenants: a backfill that
+#: matched flows by `flow_id` alone would link another tenant's flow.
+SHARED_LEGACY_FLOW_ID = uuid.UUID("5e1f0a7e-0000-4000-8000-00000000f10e")
+
+
+@dataclass(frozen=True)
+class LegacyDefects:
+    """How many of each broken legacy row to write into a partition."""
+
+    flow_assets_missing_link: int
+    manual_assets: int = 2
+    raw_records_with_deleted_asset: int = 2
+    raw_records_with_foreign_asset: int = 1
+    assets_with_missing_raw_record: int = 2
+    assets_with_foreign_flow: int = 1
+    assets_linked_one_way: int = 2
+    raw_records_linked_one_way: int = 2
+    unprocessed_raw_records: int = 4
+
+    def expected_metrics(self) -> dict[str, int]:
+        """The baseline wiring health these rows produce, before any import is loaded."""
+        return {
+            "flow_based_assets_missing_discovery_flow_id": self.flow_assets_missing_link,
+            "all_assets_missing_discovery_flow_id": self.flow_assets_missing_link
+            + self.manual_assets,
+            "assets_with_orphan_raw_import_ref": self.assets_with_missing_raw_record,
+            "raw_records_with_orphan_asset_ref": self.raw_records_with_deleted_asset
+            + self.raw_records_with_foreign_asset,
+            # A record that only its asset points at was never marked processed either.
+            "unprocessed_raw_records": self.unprocessed_raw_records + self.assets_linked_one_way,
+            "assets_with_orphan_flow_ref": self.assets_with_foreign_flow,
+            "asymmetric_links": self.assets_linked_one_way + self.raw_records_linked_one_way,
+        }
+
+
+@dataclass(frozen=True)
+class DemoPartition:
+    key: str
+    client_name: str
+    engagement_name: str
+    file_format: str  # csv, csv-semicolon, jsonl, xlsx
+    rows: int
+    legacy: LegacyDefects
+    flow_id: uuid.UUID | None = None
+
+
+DEMO_PARTITIONS: tuple[DemoPartition, ...] = (
+    DemoPartition(
+        "acme.dc-exit",
+        "Acme Corp",
+        "Frankfurt data centre exit",
+        "csv",
+        400,
+        LegacyDefects(flow_assets_missing_link=29),
+        flow_id=SHARED_LEGACY_FLOW_ID,
+    ),
+    DemoPartition(
+        "acme.cloud-wave1",
+        "Acme Corp",
+        "Cloud migration wave 1",
+        "csv-semicolon",
+        250,
+        LegacyDefects(flow_assets_missing_link=6),
+    ),
+    DemoPartition(
+        "globex.erp-move",
+        "Globex",
+        "ERP platform move",
+        "jsonl",
+        300,
+        LegacyDefects(flow_assets_missing_link=5),
+        flow_id=SHARED_LEGACY_FLOW_ID,
+    ),
+    DemoPartition(
+        "globex.dr-site",
+        "Globex",
+        "Disaster recovery site",
+        "xlsx",
+        200,
+        LegacyDefects(flow_assets_missing_link=4),
+    ),
+)
+
+DEMO_CLIENT_SLUGS = sorted({p.key.split(".")[0] for p in DEMO_PARTITIONS})
+
+
+@dataclass
+class SeededPartition:
+    scope: TenantScope
+    flow: dict
+    data_import: dict
+    source_rows: int
+    expected_baseline: dict[str, int]
+    legacy_rows: dict[str, int] = field(default_factory=dict)
+
+
+def _with_multiline_descriptions(rows: Iterator[dict[str, str]]) -> Iterator[dict[str, str]]:
+    """Every 25th description spans two lines, as free-text CMDB fields often do."""
+    for index, row in enumerate(rows):
+        if index % 25 == 7:
+            row["Description"] = f"{row['Description']}\nMigrated from legacy CMDB; see ticket"
+        yield row
+
+
+def write_demo_file(partition: DemoPartition, directory: Path, seed: int) -> tuple[Path, int]:
+    """Write the partition's CMDB export in its format; returns the path and row count."""
+    rows = gen.iter_cmdb_rows(seed, partition.rows, prefix=partition.key.split(".")[1][:3])
+    slug = partition.key.replace(".", "_")
+    if partition.file_format == "csv":
+        path = directory / f"{slug}_cmdb_export.csv"
+        return path, gen.write_csv(path, rows, bom=True)
+    if partition.file_format == "csv-semicolon":
+        path = directory / f"{slug}_cmdb_export.csv"
+        return path, gen.write_csv(path, _with_multiline_descriptions(rows), delimiter=";")
+    if partition.file_format == "jsonl":
+        path = directory / f"{slug}_cmdb_export.jsonl"
+        return path, gen.write_jsonl(path, rows)
+    path = directory / f"{slug}_cmdb_export.xlsx"
+    return path, gen.write_xlsx(path, rows)
+
+
+def remove_demo_tenants(conn: Connection) -> int:
+    """Delete every row of the demo client accounts, so the demo can be seeded afresh."""
+    client_ids = list(
+        conn.execute(
+            select(client_accounts.c.id).where(client_accounts.c.slug.in_(DEMO_CLIENT_SLUGS))
+        ).scalars()
+    )
+    if not client_ids:
+        return 0
+    # Unlink first: once the foreign keys exist, assets and raw records reference each other.
+    conn.execute(
+        update(assets)
+        .where(assets.c.client_account_id.in_(client_ids))
+        .values(raw_import_records_id=None)
+    )
+    for table in (
+        backfill_audit,
+        backfill_runs,
+        wiring_health_snapshots,
+        cleansed_record_archive,
+        import_rejected_rows,
+        raw_import_records,
+        assets,
+        data_imports,
+        discovery_flows,
+        engagements,
+    ):
+        conn.execute(delete(table).where(table.c.client_account_id.in_(client_ids)))
+    conn.execute(delete(client_accounts).where(client_accounts.c.id.in_(client_ids)))
+    return len(client_ids)
+
+
+def seed_demo(conn: Connection, files_dir: Path, imports_root: Path) -> list[SeededPartition]:
+    """Create the demo tenants, flows, pending imports and legacy rows; return the manifest."""
+    files_dir.mkdir(parents=True, exist_ok=True)
+    seeded: list[SeededPartition] = []
+    for index, partition in enumerate(DEMO_PARTITIONS):
+        client_slug = partition.key.split(".")[0]
+        scope, _ = add_tenant(conn, partition.key, partition.client_name, partition.engagement_name)
+        flow = add_flow(
+            conn,
+            scope,
+            gen.CMDB_FIELD_MAPPINGS,
+            flow_name=f"{client_slug} CMDB discovery",
+            flow_id=partition.flow_id,
+        )
+        path, count = write_demo_file(partition, files_dir, DEMO_SEED + index)
+        data_import = register_import(
+            conn,
+            scope,
+            flow,
+            path,
+            imports_root,
+            sheet_name="CMDB Export" if partition.file_format == "xlsx" else None,
+        )
+        seeded.append(
+            SeededPartition(scope, flow, data_import, count, partition.legacy.expected_metrics())
+        )
+    for index, item in enumerate(seeded):
+        neighbour = seeded[(index + 1) % len(seeded)]
+        item.legacy_rows = _write_legacy_rows(
+            conn, item, DEMO_PARTITIONS[index].legacy, neighbour, DEMO_SEED + 100 + index
+        )
+    # Second pass, once every partition has assets: raw records naming a neighbour's asset
+    # (another engagement of the same client, or another client altogether).
+    for index, item in enumerate(seeded):
+        neighbour = seeded[(index + 1) % len(seeded)]
+        _write_foreign_asset_refs(conn, item, DEMO_PARTITIONS[index].legacy, neighbour)
+        item.legacy_rows["raw_import_records"] += DEMO_PARTITIONS[
+            index
+        ].legacy.raw_records_with_foreign_asset
+    return seeded
+
+
+def _write_foreign_asset_refs(
+    conn: Connection, item: SeededPartition, defects: LegacyDefects, neighbour: SeededPartition
+) -> None:
+    foreign_asset = conn.execute(
+        select(assets.c.id)
+        .where(
+            assets.c.client_account_id == neighbour.scope.client_account_id,
+            assets.c.engagement_id == neighbour.scope.engagement_id,
+            assets.c.discovery_method == "manual",
+        )
+        .order_by(assets.c.name)
+        .limit(1)
+    ).scalar_one()
+    legacy_import = conn.execute(
+        select(data_imports.c.id).where(
+            data_imports.c.client_account_id == item.scope.client_account_id,
+            data_imports.c.engagement_id == item.scope.engagement_id,
+            data_imports.c.stored_path.is_(None),
+        )
+    ).scalar_one()
+    source = gen.iter_cmdb_rows(DEMO_SEED + 500, defects.raw_records_with_foreign_asset, "xref")
+    conn.execute(
+        insert(raw_import_records),
+        [
+            {
+                "client_account_id": item.scope.client_account_id,
+                "engagement_id": item.scope.engagement_id,
+                "data_import_id": legacy_import,
+                "row_number": 9_000 + n,
+                "raw_data": raw,
+                "is_processed": True,
+                "processing_notes": "Linked to: (legacy)",
+                "asset_id": foreign_asset,
+            }
+            for n, raw in enumerate(source)
+        ],
+    )
+
+
+def _write_legacy_rows(
+    conn: Connection,
+    item: SeededPartition,
+    defects: LegacyDefects,
+    neighbour: SeededPartition,
+    seed: int,
+) -> dict[str, int]:
+    """Write the partition's broken legacy rows, each kind exactly as many times as asked."""
+    scope, flow = item.scope, item.flow
+    tenant = {"client_account_id": scope.client_account_id, "engagement_id": scope.engagement_id}
+    legacy_import = conn.execute(
+        insert(data_imports)
+        .values(
+            **tenant,
+            import_name="legacy CMDB export (pre-pipeline)",
+            filename="legacy_cmdb_export.csv",
+            status="loaded",
+            discovery_flow_id=flow["id"],
+        )
+        .returning(data_imports.c.id)
+    ).scalar_one()
+    source = gen.iter_cmdb_rows(seed, 10_000, prefix="legacy")
+    row_numbers = itertools.count(1)
+    prefix = scope.engagement_slug
+
+    def asset_row(name: str, **values) -> dict:
+        base = {
+            **tenant,
+            "id": uuid.uuid4(),
+            "name": name,
+            "asset_type": "Server",
+            "environment": "Production",
+            "discovery_method": "flow_based",
+            "discovery_source": "Discovery Flow",
+            "custom_attributes": {"legacy": True},
+            "flow_id": None,
+            "discovery_flow_id": flow["id"],
+            "master_flow_id": flow["master_flow_id"],
+            "raw_import_records_id": None,
+        }
+        base.update(values)
+        return base
+
+    def raw_row(**values) -> dict:
+        base = {
+            **tenant,
+            "id": uuid.uuid4(),
+            "data_import_id": legacy_import,
+            "row_number": next(row_numbers),
+            "raw_data": next(source),
+            "is_processed": False,
+            "processed_at": None,
+            "processing_notes": None,
+            "asset_id": None,
+        }
+        base.update(values)
+        return base
+
+    new_assets: list[dict] = []
+    new_raws: list[dict] = []
+    processed = {"is_processed": True, "processing_notes": "Linked to: (legacy)"}
+
+    for n in range(defects.flow_assets_missing_link):
+        new_assets.append(
+            asset_row(
+                f"{prefix}-legacy-srv-{n:02d}",
+                flow_id=flow["flow_id"],
+                discovery_flow_id=None,
+                master_flow_id=None,
+            )
+        )
+    for n in range(defects.manual_assets):
+        new_assets.append(
+            asset_row(
+                f"{prefix}-manual-{n:02d}",
+                discovery_method="manual",
+                discovery_source="Manual entry",
+                discovery_flow_id=None,
+                master_flow_id=None,
+            )
+        )
+    for _ in range(defects.raw_records_with_deleted_asset):
+        new_raws.append(raw_row(asset_id=uuid.uuid4(), **processed))
+    for n in range(defects.assets_with_missing_raw_record):
+        new_assets.append(
+            asset_row(f"{prefix}-lost-raw-{n:02d}", raw_import_records_id=uuid.uuid4())
+        )
+    for n in range(defects.assets_with_foreign_flow):
+        new_assets.append(
+            asset_row(
+                f"{prefix}-foreign-flow-{n:02d}",
+                flow_id=flow["flow_id"],
+                discovery_flow_id=neighbour.flow["id"],
+                master_flow_id=neighbour.flow["master_flow_id"],
+            )
+        )
+    for n in range(defects.assets_linked_one_way):
+        record = raw_row()
+        new_raws.append(record)
+        new_assets.append(
+            asset_row(f"{prefix}-one-way-{n:02d}", raw_import_records_id=record["id"])
+        )
+    for n in range(defects.raw_records_linked_one_way):
+        target = asset_row(f"{prefix}-back-link-{n:02d}")
+        new_assets.append(target)
+        new_raws.append(raw_row(asset_id=target["id"], **processed))
+    for _ in range(defects.unprocessed_raw_records):
+        new_raws.append(raw_row())
+
+    if new_assets:
+        conn.execute(insert(assets), new_assets)
+    if new_raws:
+        conn.execute(insert(raw_import_records), new_raws)
+    conn.execute(
+        update(data_imports)
+        .where(
+            data_imports.c.client_account_id == scope.client_account_id,
+            data_imports.c.engagement_id == scope.engagement_id,
+            data_imports.c.id == legacy_import,
+        )
+        .values(total_records=len(new_raws), loaded_rows=len(new_raws), rejected_rows=0)
+    )
+    return {"assets": len(new_assets), "raw_import_records": len(new_raws)}

@@ -1,1 +1,0 @@
-"""Dagster sensors of wiring_pipeline; definitions.py assembles them."""
