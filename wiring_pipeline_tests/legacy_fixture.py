@@ -34,11 +34,11 @@ RIVAL_ONLY_FLOW_ID = uuid.UUID("5e1f0a7e-0000-4000-8000-0000000000bb")
 #: What a backfill of `legacy.main` must count, per repair and per unrepairable case.
 EXPECTED_REPAIRS = {
     "clear_orphan_flow_ref": 2,  # foreign_flow_with_legacy_id, foreign_flow_without_legacy_id
-    "clear_orphan_raw_ref": 2,  # asset_raw_deleted, asset_raw_of_rival
+    "clear_orphan_raw_import_ref": 2,  # asset_raw_deleted, asset_raw_of_rival
     "clear_orphan_asset_ref": 3,  # raw_asset_deleted, raw_asset_of_rival, orphan_but_claimed
-    "relink_flow": 4,  # missing_flow (3), foreign_flow_with_legacy_id
-    "complete_asset_link": 2,  # raw_names_asset, raw_names_asset_unprocessed
-    "complete_raw_link": 4,  # asset_names_raw, raw_names_asset_unprocessed,
+    "relink_flow_ref": 4,  # missing_flow (3), foreign_flow_with_legacy_id
+    "complete_raw_import_ref": 2,  # raw_names_asset, raw_names_asset_unprocessed
+    "complete_asset_ref": 4,  # asset_names_raw, raw_names_asset_unprocessed,
     #                          orphan_but_claimed, symmetric_unprocessed
 }
 EXPECTED_UNREPAIRABLE = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine, inspect, text
 
 from wiring_pipeline import database
+from wiring_pipeline.domain import constraints
 from wiring_pipeline.domain.schema import metadata
 
 
@@ -16,7 +17,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0006_time_ordered_ids"
+        assert database.current_revision(engine) == "0007_link_named_foreign_keys"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         database.downgrade(engine, "base")
@@ -30,7 +31,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0006_time_ordered_ids"
+        assert database.current_revision(engine) == "0007_link_named_foreign_keys"
     finally:
         engine.dispose()
 
@@ -65,3 +66,35 @@ def test_indexes_of_partition_queries_lead_with_tenant_columns(migrated_engine):
     assert tenant_indexes, "no index of a tenant table found: the query checks nothing"
     for _, index_name, columns in tenant_indexes:
         assert columns[:2] == ["client_account_id", "engagement_id"], (index_name, columns)
+
+
+def test_foreign_keys_of_earlier_versions_take_their_link_names(fresh_database):
+    """A database whose constraints job ran before 0007 keeps its keys, under the new names."""
+    engine = create_engine(fresh_database())
+    try:
+        database.upgrade(engine, "0006_time_ordered_ids")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "ALTER TABLE migration.assets ADD CONSTRAINT fk_assets_discovery_flow"
+                    " FOREIGN KEY (client_account_id, engagement_id, discovery_flow_id)"
+                    " REFERENCES migration.discovery_flows (client_account_id, engagement_id, id)"
+                    " NOT VALID"
+                )
+            )
+        database.upgrade(engine)
+        with engine.connect() as conn:
+            states = constraints.constraint_states(conn)
+        assert states == {
+            "fk_assets_flow_ref": "not valid",
+            "fk_assets_raw_import_ref": "absent",
+            "fk_raw_import_records_asset_ref": "absent",
+        }
+        database.downgrade(engine, "0006_time_ordered_ids")
+        with engine.connect() as conn:
+            names = conn.execute(
+                text("SELECT conname FROM pg_constraint WHERE conname LIKE 'fk_assets_%'")
+            ).scalars()
+            assert set(names) == {"fk_assets_discovery_flow"}
+    finally:
+        engine.dispose()

@@ -19,9 +19,9 @@
 BEGIN;
 
 -- The link keys are re-added by wiring_constraints_job once the tables are distributed.
-ALTER TABLE migration.assets DROP CONSTRAINT IF EXISTS fk_assets_discovery_flow;
-ALTER TABLE migration.assets DROP CONSTRAINT IF EXISTS fk_assets_raw_import_record;
-ALTER TABLE migration.raw_import_records DROP CONSTRAINT IF EXISTS fk_raw_import_records_asset;
+ALTER TABLE migration.assets DROP CONSTRAINT IF EXISTS fk_assets_flow_ref;
+ALTER TABLE migration.assets DROP CONSTRAINT IF EXISTS fk_assets_raw_import_ref;
+ALTER TABLE migration.raw_import_records DROP CONSTRAINT IF EXISTS fk_raw_import_records_asset_ref;
 
 -- References to an import by id alone become tenant-scoped, like the wiring's.
 ALTER TABLE migration.raw_import_records

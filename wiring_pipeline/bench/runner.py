@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from wiring_pipeline import database, settings
 from wiring_pipeline.bench import floor, per_row
 from wiring_pipeline.domain.cleansing import cleanse_open_records
-from wiring_pipeline.domain.health import _COUNTS_SQL, measure_wiring_health
+from wiring_pipeline.domain.health import COUNTS_SQL, measure_wiring_health
 from wiring_pipeline.domain.health_history import record_snapshot
 from wiring_pipeline.domain.inventory import build_inventory
 from wiring_pipeline.domain.loading import load_pending_imports
@@ -243,7 +243,7 @@ class BenchRun:
                 runs.append((time.perf_counter() - started) * 1000)
         with self.unit_of_work(key) as unit:
             plan = unit.conn.execute(
-                text(f"EXPLAIN (ANALYZE, BUFFERS) {_COUNTS_SQL.text}"), unit.scope.as_params()
+                text(f"EXPLAIN (ANALYZE, BUFFERS) {COUNTS_SQL.text}"), unit.scope.as_params()
             ).scalars()
             plan_text = "\n".join(plan)
         return {

@@ -8,7 +8,8 @@ check, which is what a missing link is; only a non-NULL link to nothing is refus
 A key is first added NOT VALID: from then on every new write is checked, while the legacy
 rows are not read. `VALIDATE CONSTRAINT` then scans them; it only runs once no partition has
 orphans left (`orphans_by_partition`), so it does not fail on the first of thousands. The
-names are fixed by the migrations: 0002's downgrade drops exactly these.
+keys and their names come from the links of `domain/contract.py`; migration 0007 renamed
+the keys of earlier versions to them.
 """
 
 from __future__ import annotations
@@ -18,15 +19,32 @@ from typing import Literal
 
 from sqlalchemy import Connection, text
 
+from wiring_pipeline.domain.contract import LINKS, Link
+
 State = Literal["absent", "not valid", "validated"]
 
 
 @dataclass(frozen=True)
 class TenantForeignKey:
-    name: str
-    table: str
-    column: str
-    referenced_table: str
+    """The foreign key of one link of the contract, named `fk_<table>_<link>`."""
+
+    link: Link
+
+    @property
+    def name(self) -> str:
+        return self.link.foreign_key
+
+    @property
+    def table(self) -> str:
+        return self.link.table.name
+
+    @property
+    def column(self) -> str:
+        return self.link.column
+
+    @property
+    def referenced_table(self) -> str:
+        return self.link.target.name
 
     def add_sql(self) -> str:
         return (
@@ -50,13 +68,7 @@ class TenantForeignKey:
             GROUP BY t.client_account_id, t.engagement_id"""
 
 
-FOREIGN_KEYS: tuple[TenantForeignKey, ...] = (
-    TenantForeignKey("fk_assets_discovery_flow", "assets", "discovery_flow_id", "discovery_flows"),
-    TenantForeignKey(
-        "fk_assets_raw_import_record", "assets", "raw_import_records_id", "raw_import_records"
-    ),
-    TenantForeignKey("fk_raw_import_records_asset", "raw_import_records", "asset_id", "assets"),
-)
+FOREIGN_KEYS: tuple[TenantForeignKey, ...] = tuple(TenantForeignKey(link) for link in LINKS)
 FOREIGN_KEYS_BY_NAME = {fk.name: fk for fk in FOREIGN_KEYS}
 
 

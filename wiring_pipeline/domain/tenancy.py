@@ -11,7 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, Table, select
 
 from wiring_pipeline.domain.schema import client_accounts, engagements
 
@@ -56,6 +56,13 @@ class TenantScope:
         """Bind parameters for `:client_account_id` and `:engagement_id` in textual SQL."""
         return {"client_account_id": self.client_account_id, "engagement_id": self.engagement_id}
 
+    def where(self, table: Table) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """The partition filter of a SQLAlchemy Core statement on `table`."""
+        return (
+            table.c.client_account_id == self.client_account_id,
+            table.c.engagement_id == self.engagement_id,
+        )
+
     def as_json(self) -> dict[str, str]:
         return {
             "client_account_id": str(self.client_account_id),
@@ -64,6 +71,18 @@ class TenantScope:
             "engagement_slug": self.engagement_slug,
             "partition_key": self.partition_key,
         }
+
+
+def tenant_filter(alias: str | None = None) -> str:
+    """The partition filter of textual SQL: both tenant columns of `alias`, as bind parameters.
+
+    Bound by `TenantScope.as_params()`; the one spelling of the rule that every query of a
+    partition filters on both tenant columns.
+    """
+    prefix = f"{alias}." if alias else ""
+    return (
+        f"{prefix}client_account_id = :client_account_id AND {prefix}engagement_id = :engagement_id"
+    )
 
 
 def parse_partition_key(key: str) -> PartitionKey:

@@ -35,13 +35,13 @@ def test_demo_from_broken_legacy_to_healthy_and_enforced(fresh_database, monkeyp
         dry_run = report["backfill_dry_run"][partition.key]
         assert dry_run["repairs"] == {
             "clear_orphan_flow_ref": legacy.assets_with_foreign_flow,
-            "clear_orphan_raw_ref": legacy.assets_with_missing_raw_record,
+            "clear_orphan_raw_import_ref": legacy.assets_with_missing_raw_record,
             "clear_orphan_asset_ref": legacy.raw_records_with_deleted_asset
             + legacy.raw_records_with_foreign_asset,
             # Cleared foreign-flow assets carry their own partition's legacy flow_id.
-            "relink_flow": legacy.flow_assets_missing_link + legacy.assets_with_foreign_flow,
-            "complete_asset_link": legacy.raw_records_linked_one_way,
-            "complete_raw_link": legacy.assets_linked_one_way,
+            "relink_flow_ref": legacy.flow_assets_missing_link + legacy.assets_with_foreign_flow,
+            "complete_raw_import_ref": legacy.raw_records_linked_one_way,
+            "complete_asset_ref": legacy.assets_linked_one_way,
         }
         assert report["backfill"][partition.key]["repairs"] == dry_run["repairs"]
 

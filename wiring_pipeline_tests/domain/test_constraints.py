@@ -48,7 +48,7 @@ def test_not_valid_keys_refuse_new_bad_writes_at_once(engine, world):
     assert set(states(engine).values()) == {"not valid"}
 
     main = world.main
-    with pytest.raises(IntegrityError, match="fk_assets_raw_import_record"), engine.begin() as conn:
+    with pytest.raises(IntegrityError, match="fk_assets_raw_import_ref"), engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO migration.assets (client_account_id, engagement_id, name,"
@@ -59,12 +59,15 @@ def test_not_valid_keys_refuse_new_bad_writes_at_once(engine, world):
         )
     # The rival's flow exists, but in another tenant: the composite key refuses the link.
     healthy_asset = world.cases["healthy"][0]
-    with pytest.raises(IntegrityError, match="fk_assets_discovery_flow"), engine.begin() as conn:
+    with pytest.raises(IntegrityError, match="fk_assets_flow_ref"), engine.begin() as conn:
         conn.execute(
             text("UPDATE migration.assets SET discovery_flow_id = :flow WHERE id = :id"),
             {"flow": world.rival.flows["main"]["id"], "id": healthy_asset},
         )
-    with pytest.raises(IntegrityError, match="fk_raw_import_records_asset"), engine.begin() as conn:
+    with (
+        pytest.raises(IntegrityError, match="fk_raw_import_records_asset_ref"),
+        engine.begin() as conn,
+    ):
         conn.execute(
             text("UPDATE migration.raw_import_records SET asset_id = :asset WHERE id = :id"),
             {"asset": world.sibling.assets[0]["id"], "id": world.cases["healthy"][1]},
@@ -77,17 +80,17 @@ def test_validation_waits_for_the_backfill_of_every_partition(engine, world):
         orphans = constraints.orphans_by_partition(conn)
     assert orphans == {
         MAIN_KEY: {
-            "fk_assets_discovery_flow": 2,
-            "fk_assets_raw_import_record": 2,
-            "fk_raw_import_records_asset": 3,
+            "fk_assets_flow_ref": 2,
+            "fk_assets_raw_import_ref": 2,
+            "fk_raw_import_records_asset_ref": 3,
         },
-        RIVAL_KEY: {"fk_raw_import_records_asset": 1},
-        SIBLING_KEY: {"fk_raw_import_records_asset": 1},
+        RIVAL_KEY: {"fk_raw_import_records_asset_ref": 1},
+        SIBLING_KEY: {"fk_raw_import_records_asset_ref": 1},
     }
     # The database itself refuses to validate over orphans.
     with pytest.raises(IntegrityError), engine.begin() as conn:
         constraints.validate_foreign_key(
-            conn, constraints.FOREIGN_KEYS_BY_NAME["fk_raw_import_records_asset"]
+            conn, constraints.FOREIGN_KEYS_BY_NAME["fk_raw_import_records_asset_ref"]
         )
 
     for key in (MAIN_KEY, SIBLING_KEY, RIVAL_KEY):
@@ -102,8 +105,8 @@ def test_validation_waits_for_the_backfill_of_every_partition(engine, world):
 
 
 def test_orphans_remain_error_names_the_partitions():
-    error = constraints.OrphansRemainError({MAIN_KEY: {"fk_assets_discovery_flow": 2}})
-    assert f"{MAIN_KEY}: 2 fk_assets_discovery_flow" in str(error)
+    error = constraints.OrphansRemainError({MAIN_KEY: {"fk_assets_flow_ref": 2}})
+    assert f"{MAIN_KEY}: 2 fk_assets_flow_ref" in str(error)
 
 
 def test_drop_foreign_keys_returns_to_the_legacy_schema(engine, world):

@@ -84,7 +84,7 @@ def test_dry_run_metadata_counts_and_the_sensor_skips_it(engine, instance):
     metadata = output_metadata(result)
     assert {name: metadata[name] for name in EXPECTED_REPAIRS} == EXPECTED_REPAIRS
     assert {name: metadata[name] for name in EXPECTED_UNREPAIRABLE} == EXPECTED_UNREPAIRABLE
-    assert metadata["report"]["samples"]["relink_flow"]
+    assert metadata["report"]["samples"]["relink_flow_ref"]
     assert dump(engine) == before
     skipped = sensor_outcome(instance, result)
     assert isinstance(skipped, SkipReason) and "dry run" in skipped.skip_message

@@ -58,8 +58,8 @@ def test_after_the_backfill_every_key_is_validated(engine, world):
     assert again_metadata["added"].value == []  # a second run finds every key in place
     assert metadata["validation"].value == "done"
     assert metadata["report"].value["states"] == {
-        "fk_assets_discovery_flow": "validated",
-        "fk_assets_raw_import_record": "validated",
-        "fk_raw_import_records_asset": "validated",
+        "fk_assets_flow_ref": "validated",
+        "fk_assets_raw_import_ref": "validated",
+        "fk_raw_import_records_asset_ref": "validated",
     }
     assert evaluation.passed
