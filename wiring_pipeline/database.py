@@ -19,7 +19,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from wiring_pipeline.domain.tenancy import TenancyError, TenantScope, resolve_scope
+from wiring_pipeline.domain.errors import RetryLaterError
+from wiring_pipeline.domain.tenancy import TenantScope, resolve_scope
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -29,7 +30,7 @@ DEFAULT_STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
 DEFAULT_PARTITION_LOCK_WAIT_MS = 60_000
 
 
-class PartitionBusyError(TenancyError):
+class PartitionBusyError(RetryLaterError):
     """Another unit of work holds the partition's advisory lock for longer than we wait."""
 
 

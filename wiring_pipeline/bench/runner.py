@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from wiring_pipeline import database, settings
 from wiring_pipeline.bench import floor, per_row
 from wiring_pipeline.domain.cleansing import cleanse_open_records
+from wiring_pipeline.domain.errors import UserInputError
 from wiring_pipeline.domain.health import COUNTS_SQL, measure_wiring_health
 from wiring_pipeline.domain.health_history import record_snapshot
 from wiring_pipeline.domain.inventory import build_inventory
@@ -65,7 +66,7 @@ TARGETS = {
 Progress = Callable[[str], None]
 
 
-class BenchError(ValueError):
+class BenchError(UserInputError):
     """A benchmark request that cannot be run (for example a record count below one)."""
 
 

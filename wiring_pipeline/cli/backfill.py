@@ -11,7 +11,6 @@ from dagster import ExecuteInProcessResult
 
 from wiring_pipeline.cli.common import (
     BadInput,
-    bad_input_errors,
     echo_json,
     engine,
     measure_health,
@@ -20,7 +19,7 @@ from wiring_pipeline.cli.common import (
 from wiring_pipeline.cli.in_process import report_of, run_in_process
 from wiring_pipeline.defs.backfill import runner as backfill_runner
 from wiring_pipeline.defs.backfill.jobs import BACKFILL_RUN_TAG, HEALTH_INLINE_TAG, OP_NAME
-from wiring_pipeline.domain.backfill import BackfillError, find_run
+from wiring_pipeline.domain.backfill import find_run
 
 
 def refresh_health(partition_key: str, backfill_run_id: str) -> ExecuteInProcessResult:
@@ -40,7 +39,6 @@ def refresh_health(partition_key: str, backfill_run_id: str) -> ExecuteInProcess
     help="Rows per batch; each batch is one short transaction.",
 )
 @click.option("--undo", "undo_run_id", metavar="RUN_ID", help="Revert one executed run.")
-@bad_input_errors
 def backfill(
     partition_key: str | None, execute: bool, batch_size: int, undo_run_id: str | None
 ) -> None:
@@ -77,16 +75,13 @@ def backfill(
 
 
 def _undo(run_id: str, partition_key: str | None) -> None:
-    try:
-        with engine().connect() as conn:
-            run_partition = find_run(conn, run_id).partition_key
-        if partition_key not in (None, run_partition):
-            raise BadInput(
-                f"backfill run {run_id!r} is of partition {run_partition!r}, not {partition_key!r}"
-            )
-        key, restored = backfill_runner.undo_backfill(engine(), run_id)
-    except BackfillError as error:
-        raise BadInput(str(error)) from error
+    with engine().connect() as conn:
+        run_partition = find_run(conn, run_id).partition_key
+    if partition_key not in (None, run_partition):
+        raise BadInput(
+            f"backfill run {run_id!r} is of partition {run_partition!r}, not {partition_key!r}"
+        )
+    key, restored = backfill_runner.undo_backfill(engine(), run_id)
     refresh = refresh_health(key, run_id)
     echo_json(
         {

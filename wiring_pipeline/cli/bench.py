@@ -10,8 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from wiring_pipeline.bench.runner import STAGES, BenchError, run_bench, step_count
-from wiring_pipeline.cli.common import BadInput
+from wiring_pipeline.bench.runner import STAGES, run_bench, step_count
 
 
 @click.command()
@@ -42,10 +41,7 @@ def bench(records: int, json_file: Path | None, keep: bool) -> None:
         def progress(label: str) -> None:
             bar.update(task, description=label, advance=1)
 
-        try:
-            figures = run_bench(records, keep=keep, progress=progress)
-        except BenchError as error:
-            raise BadInput(str(error)) from error
+        figures = run_bench(records, keep=keep, progress=progress)
     if json_file is not None:
         json_file.write_text(json.dumps(figures, indent=2) + "\n")
     Console().print(summary_table(figures))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,14 +11,14 @@ import click
 from sqlalchemy import Engine
 
 from wiring_pipeline import database
-from wiring_pipeline.domain.fields import FieldMappingError
 from wiring_pipeline.domain.health import WiringHealth, measure_wiring_health
-from wiring_pipeline.domain.registry import RegistryError
-from wiring_pipeline.domain.tenancy import TenancyError, resolve_scope
+from wiring_pipeline.domain.tenancy import resolve_scope
 from wiring_pipeline.resources import embedded
 
 #: Exit code for input the command cannot act on (bad key, unknown tenant, bad file).
 EXIT_BAD_INPUT = 2
+#: Exit code for work done but not complete: the same command succeeds later.
+EXIT_RETRY_LATER = 1
 #: Exit code for Ctrl-C (128 + SIGINT), the shell's own convention.
 EXIT_INTERRUPTED = 130
 INTERRUPTED_MESSAGE = "interrupted: nothing of the unit of work in progress was committed"
@@ -29,20 +28,10 @@ class BadInput(click.ClickException):
     exit_code = EXIT_BAD_INPUT
 
 
-def bad_input_errors(func: Callable) -> Callable:
-    """Turn the domain's input errors into a one-line message and exit code 2."""
+class RetryLater(click.ClickException):
+    """Exit 1: the same command succeeds later (the partition is busy, orphans remain)."""
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except database.PartitionBusyError as error:
-            # Not bad input: the same command succeeds once the other run commits.
-            raise click.ClickException(str(error)) from error
-        except (TenancyError, RegistryError, FieldMappingError) as error:
-            raise BadInput(str(error)) from error
-
-    return wrapper
+    exit_code = EXIT_RETRY_LATER
 
 
 def engine(migrated: bool = True) -> Engine:

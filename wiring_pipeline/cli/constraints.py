@@ -33,4 +33,4 @@ def constraints(validate: bool) -> None:
         raise click.ClickException(f"constraints run {result.run_id} failed: see its logs")
     echo_json({"run_id": result.run_id, **report})
     if report["validation"] == "refused":
-        raise click.ClickException(str(OrphansRemainError(report["orphans"])))
+        raise OrphansRemainError(report["orphans"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from wiring_pipeline.cli.common import BadInput, bad_input_errors, echo_json, engine, measure_health
+from wiring_pipeline.cli.common import BadInput, echo_json, engine, measure_health
 from wiring_pipeline.domain.tenancy import list_partition_keys
 
 EXIT_UNHEALTHY = 1
@@ -19,7 +19,6 @@ EXIT_UNHEALTHY = 1
 @click.option("--all", "all_partitions", is_flag=True, help="Every partition (a JSON list).")
 @click.option("--detail", is_flag=True, help="Add up to 5 sample rows per non-zero metric.")
 @click.pass_context
-@bad_input_errors
 def health(
     ctx: click.Context, partition_key: str | None, all_partitions: bool, detail: bool
 ) -> None:

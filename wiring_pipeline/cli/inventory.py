@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from wiring_pipeline.cli.common import BadInput, bad_input_errors, echo_json, read_partition
+from wiring_pipeline.cli.common import echo_json, read_partition
 from wiring_pipeline.domain.inventory_listing import (
     DEFAULT_PAGE_SIZE,
-    InventoryListingError,
     list_inventory_assets,
 )
 
@@ -19,16 +18,12 @@ from wiring_pipeline.domain.inventory_listing import (
 )
 @click.option("--page", type=int, default=1, show_default=True)
 @click.option("--page-size", type=int, default=DEFAULT_PAGE_SIZE, show_default=True)
-@bad_input_errors
 def inventory(partition_key: str, all_methods: bool, page: int, page_size: int) -> None:
     """List inventory assets of a partition (flow-based only unless --all); at most 200 a page."""
-    try:
-        with read_partition(partition_key) as work:
-            listing = list_inventory_assets(
-                work.conn, work.scope, all_methods=all_methods, page=page, page_size=page_size
-            )
-    except InventoryListingError as error:
-        raise BadInput(str(error)) from error
+    with read_partition(partition_key) as work:
+        listing = list_inventory_assets(
+            work.conn, work.scope, all_methods=all_methods, page=page, page_size=page_size
+        )
     if listing.notice:
         click.echo(f"note: {listing.notice}", err=True)
     echo_json(listing.as_json())

@@ -7,7 +7,12 @@ import click
 from wiring_pipeline import settings
 from wiring_pipeline.cli.backfill import backfill
 from wiring_pipeline.cli.bench import bench
-from wiring_pipeline.cli.common import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE
+from wiring_pipeline.cli.common import (
+    EXIT_INTERRUPTED,
+    INTERRUPTED_MESSAGE,
+    BadInput,
+    RetryLater,
+)
 from wiring_pipeline.cli.constraints import constraints
 from wiring_pipeline.cli.db import db
 from wiring_pipeline.cli.demo import demo
@@ -16,15 +21,21 @@ from wiring_pipeline.cli.health import health
 from wiring_pipeline.cli.inventory import inventory
 from wiring_pipeline.cli.registry import flow, import_file, tenant
 from wiring_pipeline.cli.run import run
+from wiring_pipeline.domain.errors import RetryLaterError, UserInputError
 
 
 class WiringGroup(click.Group):
-    """The root group: absolute paths for every child process, and a one-line Ctrl-C."""
+    """The root group: absolute paths for every child process, the domain's two error kinds
+    as exit codes 2 and 1 (the one place they are caught), and a one-line Ctrl-C."""
 
     def invoke(self, ctx: click.Context):
         settings.pin_paths()
         try:
             return super().invoke(ctx)
+        except UserInputError as error:
+            raise BadInput(str(error)) from error
+        except RetryLaterError as error:
+            raise RetryLater(str(error)) from error
         except KeyboardInterrupt:
             # Every unit of work is one transaction: an interrupt rolls the open one back.
             click.echo(INTERRUPTED_MESSAGE, err=True)

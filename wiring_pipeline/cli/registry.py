@@ -11,7 +11,6 @@ import click
 from wiring_pipeline import settings
 from wiring_pipeline.cli.common import (
     BadInput,
-    bad_input_errors,
     echo_json,
     engine,
     read_partition,
@@ -30,7 +29,6 @@ def tenant() -> None:
 @click.argument("partition_key")
 @click.option("--client-name", help="Display name of the client account.")
 @click.option("--engagement-name", help="Display name of the engagement.")
-@bad_input_errors
 def tenant_add(partition_key: str, client_name: str | None, engagement_name: str | None) -> None:
     """Add the engagement PARTITION_KEY (`<client_slug>.<engagement_slug>`)."""
     with engine().begin() as conn:
@@ -62,7 +60,6 @@ def flow() -> None:
 )
 @click.option("--name", "flow_name", help="A name to refer to the flow by.")
 @click.option("--flow-id", type=click.UUID, help="Keep an existing flow_id (default: new).")
-@bad_input_errors
 def flow_add(
     partition_key: str, mappings_file: Path, flow_name: str | None, flow_id: uuid.UUID | None
 ) -> None:
@@ -92,7 +89,6 @@ def flow_add(
 
 @flow.command("list")
 @click.option("--partition", "partition_key", required=True)
-@bad_input_errors
 def flow_list(partition_key: str) -> None:
     """List a partition's discovery flows."""
     with read_partition(partition_key) as work:
@@ -105,7 +101,6 @@ def flow_list(partition_key: str) -> None:
 @click.option("--partition", "partition_key", required=True, help="<client_slug>.<engagement_slug>")
 @click.option("--flow", "flow_ref", required=True, help="The flow's flow_id, id or name.")
 @click.option("--sheet", "sheet_name", help="Worksheet of an .xlsx file (default: the first).")
-@bad_input_errors
 def import_file(file: Path, partition_key: str, flow_ref: str, sheet_name: str | None) -> None:
     """Register FILE as a pending import of a partition (a copy is kept under WIRING_HOME)."""
     with unit_of_work(partition_key) as work:

@@ -2,13 +2,12 @@
 
 import click
 
-from wiring_pipeline.cli.common import bad_input_errors, echo_json, measure_health, read_partition
+from wiring_pipeline.cli.common import echo_json, measure_health, read_partition
 from wiring_pipeline.cli.in_process import failure_summary, run_in_process
 
 
 @click.command("run")
 @click.option("--partition", "partition_key", required=True, help="<client_slug>.<engagement_slug>")
-@bad_input_errors
 def run(partition_key: str) -> None:
     """Run the discovery job for one partition on the configured Dagster instance.
 

@@ -20,6 +20,7 @@ from typing import Literal
 from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.contract import LINKS, Link
+from wiring_pipeline.domain.errors import RetryLaterError
 
 State = Literal["absent", "not valid", "validated"]
 
@@ -72,7 +73,7 @@ FOREIGN_KEYS: tuple[TenantForeignKey, ...] = tuple(TenantForeignKey(link) for li
 FOREIGN_KEYS_BY_NAME = {fk.name: fk for fk in FOREIGN_KEYS}
 
 
-class OrphansRemainError(ValueError):
+class OrphansRemainError(RetryLaterError):
     """Validation was asked for while some partitions still have orphan links."""
 
     def __init__(self, orphans: dict[str, dict[str, int]]) -> None:

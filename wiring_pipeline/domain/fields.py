@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from wiring_pipeline.domain.errors import UserInputError
+
 #: Target field -> kind. Each is a column of `migration.assets`.
 INVENTORY_FIELDS: dict[str, str] = {
     "name": "text",
@@ -29,7 +31,7 @@ INVENTORY_FIELDS: dict[str, str] = {
 CRITICAL_FIELDS: tuple[str, ...] = ("name", "asset_type", "environment")
 
 
-class FieldMappingError(ValueError):
+class FieldMappingError(UserInputError):
     """A flow's field mappings name a target field the inventory does not have."""
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
+from wiring_pipeline.domain.errors import UserInputError
 from wiring_pipeline.domain.schema import assets
 from wiring_pipeline.domain.tenancy import TenantScope
 
@@ -29,7 +30,7 @@ _COLUMNS = (
 )
 
 
-class InventoryListingError(ValueError):
+class InventoryListingError(UserInputError):
     """A page request that cannot be served (page or page size below 1)."""
 
 

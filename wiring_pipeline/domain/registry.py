@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert, or_, select
 
+from wiring_pipeline.domain.errors import UserInputError
 from wiring_pipeline.domain.fields import validate_field_mappings
 from wiring_pipeline.domain.schema import (
     client_accounts,
@@ -35,7 +36,7 @@ IMPORT_FORMATS = {
 }
 
 
-class RegistryError(ValueError):
+class RegistryError(UserInputError):
     """A registration the pipeline refuses, with the reason."""
 
 

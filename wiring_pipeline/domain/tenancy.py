@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, Table, select
 
+from wiring_pipeline.domain.errors import UserInputError
 from wiring_pipeline.domain.schema import client_accounts, engagements
 
 SLUG_PATTERN = re.compile(r"[a-z0-9-]{1,63}")
 
 
-class TenancyError(ValueError):
+class TenancyError(UserInputError):
     """A partition key or tenant reference the pipeline cannot act on."""
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-import click
 from click.testing import CliRunner
 
-from wiring_pipeline.cli.common import bad_input_errors
-from wiring_pipeline.cli.main import cli
+from wiring_pipeline.cli.main import WiringGroup, cli
 from wiring_pipeline.database import PartitionBusyError
+from wiring_pipeline.domain.tenancy import UnknownTenantError
 from wiring_pipeline_tests.factories import make_tenant, partition_held
 
 
@@ -28,12 +27,21 @@ def test_reads_answer_while_a_run_holds_the_partition(engine):
     assert flows.exit_code == 0 and json.loads(flows.output) == []
 
 
-def test_busy_partition_exits_1_not_2():
-    @click.command()
-    @bad_input_errors
+def test_the_two_error_kinds_exit_1_and_2():
+    """Retry-later errors (a busy partition) exit 1, user-input errors 2, caught by the group."""
+    group = WiringGroup()
+
+    @group.command()
     def busy() -> None:
         raise PartitionBusyError("partition 'acme.dc-exit' is busy")
 
-    result = CliRunner().invoke(busy, [])
-    assert result.exit_code == 1
-    assert "is busy" in result.output
+    @group.command()
+    def unknown() -> None:
+        raise UnknownTenantError("partition key 'acme.nope': no engagement")
+
+    busy_result = CliRunner().invoke(group, ["busy"])
+    assert busy_result.exit_code == 1
+    assert "is busy" in busy_result.output
+    unknown_result = CliRunner().invoke(group, ["unknown"])
+    assert unknown_result.exit_code == 2
+    assert "no engagement" in unknown_result.output

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from wiring_pipeline.domain.contract import ASSET_REF, FLOW_REF, LINKS, RAW_IMPORT_REF, Link
+from wiring_pipeline.domain.errors import UserInputError
 
 SAMPLE_LIMIT = 5
 
@@ -150,5 +151,5 @@ class Tally:
         return tally
 
 
-class BackfillError(ValueError):
+class BackfillError(UserInputError):
     """A backfill request that cannot be carried out as asked (unknown run, undo conflict)."""
