@@ -8,7 +8,8 @@ from dagster import DagsterInstance, ExecuteInProcessResult, materialize
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.database import partition_transaction
-from wiring_pipeline.defs.health.assets import wiring_health, wiring_zero_orphan_checks
+from wiring_pipeline.defs.health.assets import wiring_health
+from wiring_pipeline.defs.health.checks import wiring_zero_orphan_checks
 from wiring_pipeline.domain.cleansing import cleanse_open_records
 from wiring_pipeline.domain.inventory import build_inventory
 from wiring_pipeline.domain.loading import load_pending_imports

@@ -43,6 +43,16 @@ _CREATE_CREATED_TABLE = (
     " raw_import_record_id uuid, name text, asset_type text, environment text) ON COMMIT DROP"
 )
 _CAST = {"integer": "integer", "number": "numeric"}
+#: The columns of the created assets shown in a run's preview.
+PREVIEW_COLUMNS = (
+    "name",
+    "asset_type",
+    "environment",
+    "hostname",
+    "ip_address",
+    "cpu_cores",
+    "memory_gb",
+)
 
 
 class InventoryLinkError(RuntimeError):
@@ -229,8 +239,7 @@ def _summarise(conn: Connection, scope: TenantScope, created: int, linked: int) 
         for row in conn.execute(
             text(
                 f"""
-                SELECT a.name, a.asset_type, a.environment, a.hostname, a.ip_address,
-                       a.cpu_cores, a.memory_gb
+                SELECT {", ".join(f"a.{column}" for column in PREVIEW_COLUMNS)}
                 FROM {_CREATED_TABLE} n
                 JOIN migration.assets a
                   ON a.client_account_id = :client_account_id

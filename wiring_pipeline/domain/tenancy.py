@@ -11,7 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Table, func, select
 
 from wiring_pipeline.domain.errors import UserInputError
 from wiring_pipeline.domain.schema import client_accounts, engagements
@@ -159,3 +159,10 @@ def is_valid_partition_key(key: str) -> bool:
     except PartitionKeyError:
         return False
     return True
+
+
+def count_rows(conn: Connection, scope: TenantScope, table: Table) -> int:
+    """The partition's rows in `table` (an index-only scan of its tenant-leading key)."""
+    return conn.execute(
+        select(func.count()).select_from(table).where(*scope.where(table))
+    ).scalar_one()

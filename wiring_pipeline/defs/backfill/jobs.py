@@ -1,42 +1,26 @@
-"""`discovery_wiring_backfill`: phase 4's repair of one partition, and the health re-measure
-that follows it.
+"""`discovery_wiring_backfill`: phase 4's repair of one partition.
 
 Each partition is its own run (the job is partitioned by `tenant_engagements`), so a UI
 backfill or `dagster job backfill -j discovery_wiring_backfill --all` launches one run per
 partition and a failing partition stops none of the others; `dagster.yaml` lets one run per
-partition go at a time.
-
-After an executing run succeeds, `wiring_health_after_backfill` (a run-status sensor,
-running by default) requests `wiring_health_job` for the same partition, keyed by the
-backfill's run id. That is the real `wiring_health` asset with its real checks, in a run of
-its own linked by tags to the backfill: the asset's page shows the snapshot and the check
-results after the repair, which a materialisation event faked from inside the backfill op
-could not (its checks would not run). The asset cannot simply be part of this job because it
-does not depend on the backfill. The command line, which may run without a daemon, runs both
-jobs in process itself and tags its backfill run so the sensor leaves it alone.
+partition go at a time. After an executing run, `sensors.py` re-measures health.
 """
 
 from dagster import (
     Config,
-    DagsterRunStatus,
-    DefaultSensorStatus,
     MetadataValue,
     Nothing,
     OpExecutionContext,
     Out,
     Output,
-    RunRequest,
-    RunStatusSensorContext,
-    SkipReason,
     job,
     op,
-    run_status_sensor,
 )
 from pydantic import Field
 
 from wiring_pipeline.defs.backfill import runner as backfill_runner
-from wiring_pipeline.defs.health.jobs import wiring_health_job
-from wiring_pipeline.defs.partitions import PARTITION_TAG, tenant_engagements
+from wiring_pipeline.defs.metadata import rows_table
+from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain import backfill
 from wiring_pipeline.resources import WiringDatabase
 
@@ -96,24 +80,27 @@ def report_metadata(report: backfill_runner.BackfillReport) -> dict:
         "lock_retries": MetadataValue.int(report.retries),
         "batches": MetadataValue.int(report.tally.batches),
         "report": MetadataValue.json(report.as_json()),
-        "summary": MetadataValue.md(_summary_table(report)),
+        "summary": _summary_table(report),
     }
     for name, count in {**report.tally.repairs, **report.tally.unrepairable}.items():
         metadata[name] = MetadataValue.int(count)
     return metadata
 
 
-def _summary_table(report: backfill_runner.BackfillReport) -> str:
-    lines = ["| repair | rows | what |", "|---|---:|---|"]
-    lines += [
-        f"| `{name}` | {report.tally.repairs[name]} | {text} |"
+def _summary_table(report: backfill_runner.BackfillReport) -> MetadataValue:
+    rows = [
+        {"repair": name, "unrepairable": False, "rows": report.tally.repairs[name], "what": text}
         for name, text in backfill.REPAIRS.items()
-    ]
-    lines += [
-        f"| `{name}` (unrepairable) | {report.tally.unrepairable[name]} | {text} |"
+    ] + [
+        {
+            "repair": name,
+            "unrepairable": True,
+            "rows": report.tally.unrepairable[name],
+            "what": text,
+        }
         for name, text in backfill.UNREPAIRABLE.items()
     ]
-    return "\n".join(lines)
+    return rows_table(rows, ["repair", "unrepairable", "rows", "what"])
 
 
 @job(
@@ -126,30 +113,3 @@ def _summary_table(report: backfill_runner.BackfillReport) -> str:
 )
 def discovery_wiring_backfill():
     backfill_wiring()
-
-
-def executed(run_config: dict) -> bool:
-    """Whether a backfill run's config made it change data (dry_run defaults to true)."""
-    config = run_config.get("ops", {}).get(OP_NAME, {}).get("config", {})
-    return config.get("dry_run", True) is False
-
-
-@run_status_sensor(
-    name="wiring_health_after_backfill",
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[discovery_wiring_backfill],
-    request_job=wiring_health_job,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Re-measure wiring_health for the partition of each successful executing backfill.",
-)
-def wiring_health_after_backfill(context: RunStatusSensorContext):
-    run = context.dagster_run
-    if not executed(run.run_config):
-        return SkipReason(f"backfill run {run.run_id} was a dry run")
-    if run.tags.get(HEALTH_INLINE_TAG) == "inline":
-        return SkipReason(f"backfill run {run.run_id} re-measured health itself")
-    return RunRequest(
-        run_key=run.run_id,
-        partition_key=run.tags[PARTITION_TAG],
-        tags={BACKFILL_RUN_TAG: run.run_id},
-    )

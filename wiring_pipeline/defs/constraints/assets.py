@@ -1,28 +1,17 @@
-"""`wiring_constraints_job`: add the tenant-scoped foreign keys NOT VALID, then validate them
+"""`wiring_foreign_keys`: add the tenant-scoped foreign keys NOT VALID, then validate them
 once no partition has orphans.
 
 The foreign keys are a property of the schema, not of a partition, so the job materialises
 one small non-partitioned asset, `wiring_foreign_keys`, that stands for them: its
 materialisation does the work and records each key's state and the partitions still
-holding orphans; its check `wiring_foreign_keys_validated` reads pg_constraint itself, so
-the UI shows at a glance whether the database enforces the wiring (green) or not yet (red,
-with the partitions to backfill). Orphans are not a failure of the job: it adds the keys,
-says which partitions stop validation, and leaves them NOT VALID until a later run.
+holding orphans; its check `wiring_foreign_keys_validated` (`checks.py`) reads
+pg_constraint itself, so the UI shows at a glance whether the database enforces the wiring
+(green) or not yet (red, with the partitions to backfill). Orphans are not a failure of the
+job: it adds the keys, says which partitions stop validation, and leaves them NOT VALID until
+a later run.
 """
 
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetExecutionContext,
-    AssetSelection,
-    Config,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-    asset_check,
-    define_asset_job,
-)
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from wiring_pipeline import database
@@ -101,34 +90,3 @@ def wiring_foreign_keys(
             "report": MetadataValue.json(report),
         }
     )
-
-
-@asset_check(
-    asset=wiring_foreign_keys,
-    name="wiring_foreign_keys_validated",
-    description="Every tenant-scoped foreign key exists and is validated.",
-)
-def wiring_foreign_keys_validated(
-    context: AssetCheckExecutionContext, wiring_db: WiringDatabase
-) -> AssetCheckResult:
-    with wiring_db.transaction() as conn:
-        states = constraints.constraint_states(conn)
-        pending = {name: state for name, state in states.items() if state != "validated"}
-        orphans = constraints.orphans_by_partition(conn) if pending else {}
-    return AssetCheckResult(
-        passed=not pending,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            "all foreign keys validated"
-            if not pending
-            else f"{len(pending)} foreign key(s) not validated: {pending}"
-        ),
-        metadata={**states, "partitions_with_orphans": MetadataValue.json(orphans)},
-    )
-
-
-wiring_constraints_job = define_asset_job(
-    "wiring_constraints_job",
-    selection=AssetSelection.assets(wiring_foreign_keys),
-    description="Add the tenant-scoped foreign keys NOT VALID; validate once no orphan is left.",
-)

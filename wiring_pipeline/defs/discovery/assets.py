@@ -7,22 +7,32 @@ manager). A step that fails rolls back everything it did.
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from wiring_pipeline.defs.metadata import catalog_metadata, row_count, rows_table
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain.cleansing import cleanse_open_records
-from wiring_pipeline.domain.inventory import InventoryResult, build_inventory
+from wiring_pipeline.domain.inventory import PREVIEW_COLUMNS, InventoryResult, build_inventory
 from wiring_pipeline.domain.loading import load_pending_imports
+from wiring_pipeline.domain.schema import assets, cleansed_record_archive
+from wiring_pipeline.domain.schema import raw_import_records as raw_import_records_table
+from wiring_pipeline.domain.tenancy import count_rows
 from wiring_pipeline.resources import WiringDatabase
 
 GROUP = "discovery"
 
 
-@asset(partitions_def=tenant_engagements, group_name=GROUP, kinds={"postgres"})
+@asset(
+    partitions_def=tenant_engagements,
+    group_name=GROUP,
+    kinds={"postgres"},
+    metadata=catalog_metadata(raw_import_records_table),
+)
 def raw_import_records(
     context: AssetExecutionContext, wiring_db: WiringDatabase
 ) -> MaterializeResult:
     """Every pending import file of the partition, loaded row by row (bad rows kept aside)."""
     with wiring_db.unit_of_work(context.partition_key) as work:
         results = load_pending_imports(work.conn, work.scope)
+        rows = count_rows(work.conn, work.scope, raw_import_records_table)
     for result in results:
         if result.status == "failed":
             context.log.error(f"import {result.data_import_id} failed: {result.error}")
@@ -40,19 +50,14 @@ def raw_import_records(
             "imports_failed": MetadataValue.int(len(failed)),
             "loaded_rows": MetadataValue.int(sum(r.loaded_rows for r in results)),
             "rejected_rows": MetadataValue.int(sum(r.rejected_rows for r in results)),
-            "imports": MetadataValue.md(_imports_table(results)),
+            "imports": rows_table(
+                [r.as_json() for r in results],
+                ["filename", "status", "loaded_rows", "rejected_rows", "error"],
+            ),
             "failed_imports": MetadataValue.json([r.as_json() for r in failed]),
+            **row_count(rows),
         }
     )
-
-
-def _imports_table(results) -> str:
-    lines = ["| file | status | loaded | rejected | error |", "|---|---|---:|---:|---|"]
-    lines += [
-        f"| {r.filename} | {r.status} | {r.loaded_rows} | {r.rejected_rows} | {r.error or ''} |"
-        for r in results
-    ]
-    return "\n".join(lines)
 
 
 @asset(
@@ -60,6 +65,7 @@ def _imports_table(results) -> str:
     group_name=GROUP,
     kinds={"postgres"},
     deps=[raw_import_records],
+    metadata=catalog_metadata(cleansed_record_archive),
 )
 def cleansed_import_records(
     context: AssetExecutionContext, wiring_db: WiringDatabase
@@ -67,6 +73,7 @@ def cleansed_import_records(
     """The flow's field mappings applied; records missing a critical field are rejected."""
     with wiring_db.unit_of_work(context.partition_key) as work:
         result = cleanse_open_records(work.conn, work.scope)
+        rows = count_rows(work.conn, work.scope, cleansed_record_archive)
     if result.without_mappings:
         context.log.warning(
             f"{result.without_mappings} open records have no discovery flow with field "
@@ -78,6 +85,7 @@ def cleansed_import_records(
             "rejected": MetadataValue.int(result.rejected),
             "without_mappings": MetadataValue.int(result.without_mappings),
             "rejected_by_reason": MetadataValue.json(result.rejected_by_reason),
+            **row_count(rows),
         }
     )
 
@@ -87,15 +95,17 @@ def cleansed_import_records(
     group_name=GROUP,
     kinds={"postgres"},
     deps=[cleansed_import_records],
+    metadata=catalog_metadata(assets),
 )
 def asset_inventory(context: AssetExecutionContext, wiring_db: WiringDatabase) -> MaterializeResult:
     """Inventory assets created and their raw records linked back, in one transaction."""
     with wiring_db.unit_of_work(context.partition_key) as work:
         result = build_inventory(work.conn, work.scope)
+        rows = count_rows(work.conn, work.scope, assets)
     context.log.info(
         f"{context.partition_key}: {result.created} inventory assets created and linked"
     )
-    return MaterializeResult(metadata=inventory_metadata(result))
+    return MaterializeResult(metadata={**inventory_metadata(result), **row_count(rows)})
 
 
 def inventory_metadata(result: InventoryResult) -> dict:
@@ -107,17 +117,5 @@ def inventory_metadata(result: InventoryResult) -> dict:
         "skipped_uncleansed": MetadataValue.int(result.skipped_uncleansed),
         "created_by_type": MetadataValue.json(result.by_type),
         "created_by_environment": MetadataValue.json(result.by_environment),
-        "preview": MetadataValue.md(_preview_table(result.preview)),
+        "preview": rows_table(result.preview, PREVIEW_COLUMNS),
     }
-
-
-def _preview_table(rows: list[dict]) -> str:
-    if not rows:
-        return "_no inventory assets created in this run_"
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += [
-        "| " + " | ".join("" if row[c] is None else str(row[c]) for c in columns) + " |"
-        for row in rows
-    ]
-    return "\n".join(lines)

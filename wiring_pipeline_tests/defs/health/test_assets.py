@@ -7,7 +7,8 @@ from dagster import AssetCheckSeverity, DagsterInstance
 from dagster._core.errors import DagsterAssetCheckFailedError
 from sqlalchemy import insert, select
 
-from wiring_pipeline.defs.health.assets import WIRING_HEALTH_KEY, wiring_zero_orphan_checks
+from wiring_pipeline.defs.health.assets import WIRING_HEALTH_KEY
+from wiring_pipeline.defs.health.checks import wiring_zero_orphan_checks
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain.health import METRICS
 from wiring_pipeline.domain.schema import assets, wiring_health_snapshots
@@ -50,7 +51,10 @@ def test_checks_pass_on_clean_partitions_and_the_asset_records_a_baseline(engine
     assert all(metadata[m.name].value == 0 for m in METRICS)
     assert metadata["health_status"].value == "healthy"
     assert metadata["is_baseline"].value is True
-    assert "| metric |" in metadata["metrics_table"].value
+    table = metadata["metrics_table"]
+    assert [c.name for c in table.schema.columns][:3] == ["metric", "check", "count"]
+    assert [r.data["metric"] for r in table.records] == [m.name for m in METRICS]
+    assert metadata["dagster/row_count"].value == 1  # the baseline snapshot
     with engine.connect() as conn:
         stored = conn.execute(select(wiring_health_snapshots)).one()
     assert stored.partition_key == key and stored.dagster_run_id == result.run_id
@@ -77,7 +81,8 @@ def test_each_check_fails_with_its_severity_and_samples_and_blocking_fails_the_r
         assert evaluation.metadata["count"].value == world.expected[metric.name]
         sample_ids = {s["id"] for s in evaluation.metadata["samples"].value}
         assert sample_ids and sample_ids <= world.violating_ids[metric.name]
-        assert all(i in evaluation.metadata["sample_rows"].value for i in sample_ids)
+        sample_rows = evaluation.metadata["sample_rows"]
+        assert {r.data["id"] for r in sample_rows.records} == sample_ids
 
     # The asset itself succeeded before the checks: the snapshot is kept with the counts.
     with engine.connect() as conn:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from dagster import RunRequest, SkipReason, build_schedule_context, instance_for_test
 
 from wiring_pipeline.definitions import defs
-from wiring_pipeline.defs.health.jobs import nightly_wiring_health
+from wiring_pipeline.defs.health.schedules import nightly_wiring_health
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain.health import METRICS
 from wiring_pipeline_tests.defects import build_defect_world
