@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-from wiring_pipeline_tests.row_builders import PartitionRows, add_partition
+from wiring_pipeline.samples.broken_rows import PartitionRows, add_partition
 
 BROKEN_KEY = "defect.broken"
 SIBLING_KEY = "defect.sibling"

@@ -22,8 +22,8 @@ from wiring_pipeline import database
 from wiring_pipeline.domain import constraints
 from wiring_pipeline.domain.health import count_metrics
 from wiring_pipeline.domain.schema import metadata
+from wiring_pipeline.samples.broken_rows import PartitionRows, add_partition
 from wiring_pipeline_tests.pipeline_helpers import dump_tables
-from wiring_pipeline_tests.row_builders import PartitionRows, add_partition
 
 MAIN_KEY = "legacy.main"
 SIBLING_KEY = "legacy.other"

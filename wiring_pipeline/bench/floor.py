@@ -23,11 +23,11 @@ from sqlalchemy import Connection, text
 from wiring_pipeline.domain.fields import CRITICAL_FIELDS, INVENTORY_FIELDS
 from wiring_pipeline.domain.inventory import field_mappings_hash
 from wiring_pipeline.domain.statistics import refresh_after_bulk_write
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.tenancy import TenantScope, tenant_filter
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS
 
-_SCOPE = "client_account_id = :client_account_id AND engagement_id = :engagement_id"
-_R_SCOPE = "r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id"
+_SCOPE = tenant_filter()
+_R_SCOPE = tenant_filter("r")
 # The pipeline's number grammar, restated by hand; the floor-equals-pipeline test catches drift.
 _INTEGER = r"^[+-]?[0-9]{1,9}(\.0*)?$"
 _NUMBER = r"^[+-]?([0-9]{1,30}(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"

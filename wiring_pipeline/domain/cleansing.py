@@ -23,13 +23,13 @@ from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.fields import CRITICAL_FIELDS, INVENTORY_FIELDS
 from wiring_pipeline.domain.statistics import refresh_after_bulk_write
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.tenancy import TenantScope, tenant_filter
 
 REJECTED_PREFIX = "Rejected: "
 
 #: Raw records of the partition that are not processed and name no asset.
-UNLINKED_RECORD_SQL = """
-    r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id
+UNLINKED_RECORD_SQL = f"""
+    {tenant_filter("r")}
     AND NOT r.is_processed AND r.asset_id IS NULL
 """
 
@@ -39,15 +39,14 @@ UNLINKED_RECORD_SQL = """
 OPEN_RECORD_SQL = f"""{UNLINKED_RECORD_SQL}
     AND NOT EXISTS (
         SELECT 1 FROM migration.assets a
-        WHERE a.client_account_id = :client_account_id AND a.engagement_id = :engagement_id
-          AND a.raw_import_records_id = r.id)
+        WHERE {tenant_filter("a")} AND a.raw_import_records_id = r.id)
 """
 
 #: The raw records of one flow: those whose import names the flow.
-FLOW_RECORDS_SQL = """
+FLOW_RECORDS_SQL = f"""
     FROM migration.raw_import_records r
     JOIN migration.data_imports d
-      ON d.client_account_id = :client_account_id AND d.engagement_id = :engagement_id
+      ON {tenant_filter("d")}
      AND d.id = r.data_import_id AND d.discovery_flow_id = :flow_row_id
 """
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.health import METRICS, WiringHealth
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.tenancy import TenantScope, tenant_filter
 
-_SCOPE = "client_account_id = :client_account_id AND engagement_id = :engagement_id"
+_SCOPE = tenant_filter()
 
 # One statement: every part of it sees the history as it was before this snapshot, so
 # "previous" is the latest earlier snapshot and "baseline" the first (none on first run).

@@ -7,13 +7,12 @@ manifest says exactly what the wiring health of each partition must show at base
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from wiring_pipeline.domain.registry import add_flow, add_tenant, register_import
 from wiring_pipeline.domain.schema import (
@@ -31,6 +30,7 @@ from wiring_pipeline.domain.schema import (
 )
 from wiring_pipeline.domain.tenancy import TenantScope
 from wiring_pipeline.samples import cmdb_generator as gen
+from wiring_pipeline.samples.broken_rows import PartitionRows, add_loaded_import
 
 DEMO_SEED = 20261126
 #: The flow id that the legacy application reused across tenants: a backfill that
@@ -228,43 +228,38 @@ def seed_demo(conn: Connection, files_dir: Path, imports_root: Path) -> list[See
     return seeded
 
 
+def _legacy_rows(item: SeededPartition, data_import_id, source) -> PartitionRows:
+    """The builder of a partition's legacy rows: production servers of the partition's flow."""
+    return PartitionRows(
+        item.scope,
+        {"main": item.flow},
+        data_import_id,
+        asset_defaults={"environment": "Production", "custom_attributes": {"legacy": True}},
+        raw_source=source,
+        processed_summary=None,
+        processed_note="Linked to: (legacy)",
+    )
+
+
 def _write_foreign_asset_refs(
     conn: Connection, item: SeededPartition, defects: LegacyDefects, neighbour: SeededPartition
 ) -> None:
     foreign_asset = conn.execute(
         select(assets.c.id)
-        .where(
-            assets.c.client_account_id == neighbour.scope.client_account_id,
-            assets.c.engagement_id == neighbour.scope.engagement_id,
-            assets.c.discovery_method == "manual",
-        )
+        .where(*neighbour.scope.where(assets), assets.c.discovery_method == "manual")
         .order_by(assets.c.name)
         .limit(1)
     ).scalar_one()
     legacy_import = conn.execute(
         select(data_imports.c.id).where(
-            data_imports.c.client_account_id == item.scope.client_account_id,
-            data_imports.c.engagement_id == item.scope.engagement_id,
-            data_imports.c.stored_path.is_(None),
+            *item.scope.where(data_imports), data_imports.c.stored_path.is_(None)
         )
     ).scalar_one()
     source = gen.iter_cmdb_rows(DEMO_SEED + 500, defects.raw_records_with_foreign_asset, "xref")
-    conn.execute(
-        insert(raw_import_records),
-        [
-            {
-                "client_account_id": item.scope.client_account_id,
-                "engagement_id": item.scope.engagement_id,
-                "data_import_id": legacy_import,
-                "row_number": 9_000 + n,
-                "raw_data": raw,
-                "is_processed": True,
-                "processing_notes": "Linked to: (legacy)",
-                "asset_id": foreign_asset,
-            }
-            for n, raw in enumerate(source)
-        ],
-    )
+    rows = _legacy_rows(item, legacy_import, source)
+    for n in range(defects.raw_records_with_foreign_asset):
+        rows.raw(row_number=9_000 + n, asset_id=foreign_asset)
+    rows.flush(conn)
 
 
 def _write_legacy_rows(
@@ -276,117 +271,54 @@ def _write_legacy_rows(
 ) -> dict[str, int]:
     """Write the partition's broken legacy rows, each kind exactly as many times as asked."""
     scope, flow = item.scope, item.flow
-    tenant = {"client_account_id": scope.client_account_id, "engagement_id": scope.engagement_id}
-    legacy_import = conn.execute(
-        insert(data_imports)
-        .values(
-            **tenant,
-            import_name="legacy CMDB export (pre-pipeline)",
-            filename="legacy_cmdb_export.csv",
-            status="loaded",
-            discovery_flow_id=flow["id"],
-        )
-        .returning(data_imports.c.id)
-    ).scalar_one()
-    source = gen.iter_cmdb_rows(seed, 10_000, prefix="legacy")
-    row_numbers = itertools.count(1)
+    legacy_import = add_loaded_import(
+        conn,
+        scope,
+        flow,
+        import_name="legacy CMDB export (pre-pipeline)",
+        filename="legacy_cmdb_export.csv",
+    )
+    rows = _legacy_rows(item, legacy_import, gen.iter_cmdb_rows(seed, 10_000, prefix="legacy"))
     prefix = scope.engagement_slug
-
-    def asset_row(name: str, **values) -> dict:
-        base = {
-            **tenant,
-            "id": uuid.uuid4(),
-            "name": name,
-            "asset_type": "Server",
-            "environment": "Production",
-            "discovery_method": "flow_based",
-            "discovery_source": "Discovery Flow",
-            "custom_attributes": {"legacy": True},
-            "flow_id": None,
-            "discovery_flow_id": flow["id"],
-            "master_flow_id": flow["master_flow_id"],
-            "raw_import_records_id": None,
-        }
-        base.update(values)
-        return base
-
-    def raw_row(**values) -> dict:
-        base = {
-            **tenant,
-            "id": uuid.uuid4(),
-            "data_import_id": legacy_import,
-            "row_number": next(row_numbers),
-            "raw_data": next(source),
-            "is_processed": False,
-            "processed_at": None,
-            "processing_notes": None,
-            "asset_id": None,
-        }
-        base.update(values)
-        return base
-
-    new_assets: list[dict] = []
-    new_raws: list[dict] = []
-    processed = {"is_processed": True, "processing_notes": "Linked to: (legacy)"}
+    no_flow = {"discovery_flow_id": None, "master_flow_id": None}
 
     for n in range(defects.flow_assets_missing_link):
-        new_assets.append(
-            asset_row(
-                f"{prefix}-legacy-srv-{n:02d}",
-                flow_id=flow["flow_id"],
-                discovery_flow_id=None,
-                master_flow_id=None,
-            )
-        )
+        rows.asset(f"{prefix}-legacy-srv-{n:02d}", flow_id=flow["flow_id"], **no_flow)
     for n in range(defects.manual_assets):
-        new_assets.append(
-            asset_row(
-                f"{prefix}-manual-{n:02d}",
-                discovery_method="manual",
-                discovery_source="Manual entry",
-                discovery_flow_id=None,
-                master_flow_id=None,
-            )
+        rows.asset(
+            f"{prefix}-manual-{n:02d}",
+            discovery_method="manual",
+            discovery_source="Manual entry",
+            **no_flow,
         )
     for _ in range(defects.raw_records_with_deleted_asset):
-        new_raws.append(raw_row(asset_id=uuid.uuid4(), **processed))
+        rows.raw(asset_id=uuid.uuid4())
     for n in range(defects.assets_with_missing_raw_record):
-        new_assets.append(
-            asset_row(f"{prefix}-lost-raw-{n:02d}", raw_import_records_id=uuid.uuid4())
-        )
+        rows.asset(f"{prefix}-lost-raw-{n:02d}", raw_import_records_id=uuid.uuid4())
     for n in range(defects.assets_with_foreign_flow):
-        new_assets.append(
-            asset_row(
-                f"{prefix}-foreign-flow-{n:02d}",
-                flow_id=flow["flow_id"],
-                discovery_flow_id=neighbour.flow["id"],
-                master_flow_id=neighbour.flow["master_flow_id"],
-            )
+        rows.asset(
+            f"{prefix}-foreign-flow-{n:02d}",
+            flow_id=flow["flow_id"],
+            discovery_flow_id=neighbour.flow["id"],
+            master_flow_id=neighbour.flow["master_flow_id"],
         )
     for n in range(defects.assets_linked_one_way):
-        record = raw_row()
-        new_raws.append(record)
-        new_assets.append(
-            asset_row(f"{prefix}-one-way-{n:02d}", raw_import_records_id=record["id"])
-        )
+        record = rows.raw(processed=False)
+        rows.asset(f"{prefix}-one-way-{n:02d}", raw_import_records_id=record)
     for n in range(defects.raw_records_linked_one_way):
-        target = asset_row(f"{prefix}-back-link-{n:02d}")
-        new_assets.append(target)
-        new_raws.append(raw_row(asset_id=target["id"], **processed))
+        rows.raw(asset_id=rows.asset(f"{prefix}-back-link-{n:02d}"))
     for _ in range(defects.unprocessed_raw_records):
-        new_raws.append(raw_row())
+        rows.raw(processed=False)
 
-    if new_assets:
-        conn.execute(insert(assets), new_assets)
-    if new_raws:
-        conn.execute(insert(raw_import_records), new_raws)
+    written = {"assets": len(rows.assets), "raw_import_records": len(rows.raws)}
+    rows.flush(conn)
     conn.execute(
         update(data_imports)
-        .where(
-            data_imports.c.client_account_id == scope.client_account_id,
-            data_imports.c.engagement_id == scope.engagement_id,
-            data_imports.c.id == legacy_import,
+        .where(*scope.where(data_imports), data_imports.c.id == legacy_import)
+        .values(
+            total_records=written["raw_import_records"],
+            loaded_rows=written["raw_import_records"],
+            rejected_rows=0,
         )
-        .values(total_records=len(new_raws), loaded_rows=len(new_raws), rejected_rows=0)
     )
-    return {"assets": len(new_assets), "raw_import_records": len(new_raws)}
+    return written

@@ -1,4 +1,5 @@
-"""Hand-written asset and raw-record rows of one partition, for the defect and legacy worlds.
+"""Hand-written asset and raw-record rows of one partition: the broken legacy data of the
+demo and of the tests' defect and legacy worlds, built by one builder.
 
 Rows are collected in memory and inserted in two executemany statements. Every row carries
 the same keys, because SQLAlchemy takes an executemany's columns from the first row and
@@ -8,9 +9,10 @@ silently drops any key a later row adds; an unknown override is an error for tha
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, null
 
 from wiring_pipeline.domain.registry import add_flow, add_tenant
 from wiring_pipeline.domain.schema import assets, data_imports, raw_import_records
@@ -30,6 +32,13 @@ class PartitionRows:
     raws: list[dict] = field(default_factory=list)
     #: (asset id, raw record id) of every pair made by `pair`.
     pairs: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    #: Source rows for the raw records' `raw_data`; unset, each gets a one-cell row.
+    raw_source: Iterator[dict] | None = None
+    #: What a processed raw record carries as cleansed summary and processing note.
+    processed_summary: dict | None = field(
+        default_factory=lambda: {"status": "cleansed", "field_count": 3}
+    )
+    processed_note: str = "Linked to: fixture"
 
     @property
     def flow(self) -> dict:
@@ -68,14 +77,21 @@ class PartitionRows:
             **self.scope.as_params(),
             "data_import_id": self.data_import_id,
             "row_number": number,
-            "raw_data": {"Hostname": f"host-{number}"},
-            "cleansed_data": {"status": "cleansed", "field_count": 3} if processed else None,
+            "raw_data": (
+                {"Hostname": f"host-{number}"} if self.raw_source is None else next(self.raw_source)
+            ),
+            "cleansed_data": self.processed_summary if processed else None,
             "is_processed": processed,
             "processed_at": None,
-            "processing_notes": "Linked to: fixture" if processed else None,
+            "processing_notes": self.processed_note if processed else None,
             "asset_id": None,
         }
-        self.raws.append(_override(row, values))
+        _override(row, values)
+        if row["cleansed_data"] is None:
+            # SQL NULL, as a record not cleansed yet has it: SQLAlchemy would store a Python
+            # None in a JSONB column as the JSON value null, which cleansing skips.
+            row["cleansed_data"] = null()
+        self.raws.append(row)
         return row["id"]
 
     def pair(self, name: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -87,8 +103,10 @@ class PartitionRows:
         return asset_id, raw_id
 
     def flush(self, conn: Connection) -> None:
-        conn.execute(insert(assets), self.assets)
-        conn.execute(insert(raw_import_records), self.raws)
+        if self.assets:
+            conn.execute(insert(assets), self.assets)
+        if self.raws:
+            conn.execute(insert(raw_import_records), self.raws)
 
 
 def _override(row: dict, values: dict) -> dict:
@@ -111,14 +129,14 @@ def add_partition(
         name: add_flow(conn, scope, CMDB_FIELD_MAPPINGS, flow_name=f"{key} {name}", flow_id=fid)
         for name, fid in (flow_ids or {"main": None}).items()
     }
-    import_id = conn.execute(
+    import_id = add_loaded_import(conn, scope, flows["main"], filename=f"{key}.csv")
+    return PartitionRows(scope, flows, import_id, asset_defaults or {})
+
+
+def add_loaded_import(conn: Connection, scope: TenantScope, flow: dict, **values) -> uuid.UUID:
+    """A `loaded` import of the flow with no stored file: where legacy raw records come from."""
+    return conn.execute(
         insert(data_imports)
-        .values(
-            **scope.as_params(),
-            filename=f"{key}.csv",
-            status="loaded",
-            discovery_flow_id=flows["main"]["id"],
-        )
+        .values(**scope.as_params(), status="loaded", discovery_flow_id=flow["id"], **values)
         .returning(data_imports.c.id)
     ).scalar_one()
-    return PartitionRows(scope, flows, import_id, asset_defaults or {})
