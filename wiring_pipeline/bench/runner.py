@@ -12,22 +12,20 @@ live server runs between jobs, so no approach inherits another's dead rows.
 from __future__ import annotations
 
 import os
-import platform
-import resource
-import secrets
 import shutil
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
 from wiring_pipeline import database, settings
 from wiring_pipeline.bench import floor, per_row
+from wiring_pipeline.bench.environment import machine_info, peak_rss_mb, throwaway_database
+from wiring_pipeline.bench.figures import STAGES, Approach, Timing, figures
 from wiring_pipeline.domain.cleansing import cleanse_open_records
 from wiring_pipeline.domain.errors import UserInputError
 from wiring_pipeline.domain.health import COUNTS_SQL, measure_wiring_health
@@ -39,7 +37,6 @@ from wiring_pipeline.domain.tenancy import TenantScope
 from wiring_pipeline.resources import embedded
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS, iter_cmdb_rows, write_csv
 
-STAGES = ("load", "cleanse", "inventory", "health")
 #: The per-row approach runs on at most this many records: beyond it, it only takes longer.
 PER_ROW_LIMIT = 20_000
 SMALL_PARTITION_RECORDS = 1_000
@@ -55,117 +52,12 @@ SMALL_SEED = 6_000_002
 #: Every partition's flow has this flow_id, so equal work hashes its mappings equally.
 BENCH_FLOW_ID = uuid.UUID("6be9c4a1-0000-4000-8000-00000000be9c")
 
-#: What the targets of DESIGN section 5 compare against.
-TARGETS = {
-    "end_to_end_vs_floor_max": 1.5,
-    "inventory_vs_per_row_min": 10.0,
-    "peak_rss_mb_max": 500.0,
-    "small_partition_health_ms_max": 50.0,
-}
 
 Progress = Callable[[str], None]
 
 
 class BenchError(UserInputError):
     """A benchmark request that cannot be run (for example a record count below one)."""
-
-
-@dataclass(frozen=True)
-class Timing:
-    seconds: float
-    rows: int
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds > 0 else float("inf")
-
-    def as_json(self) -> dict:
-        return {
-            "seconds": round(self.seconds, 4),
-            "rows": self.rows,
-            "rows_per_second": round(self.rows_per_second, 1),
-        }
-
-
-@dataclass
-class Approach:
-    """The stage timings of one way of doing the work, and the peak RSS when it ended."""
-
-    stages: dict[str, Timing] = field(default_factory=dict)
-    peak_rss_mb: float = 0.0
-
-    @property
-    def total(self) -> Timing:
-        rows = max(t.rows for t in self.stages.values())
-        return Timing(sum(t.seconds for t in self.stages.values()), rows)
-
-    def as_json(self) -> dict:
-        stages = {name: timing.as_json() for name, timing in self.stages.items()}
-        return {
-            "stages": stages,
-            "total": self.total.as_json(),
-            "peak_rss_mb_at_end": round(self.peak_rss_mb, 1),
-        }
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def ratio(numerator: float, denominator: float) -> float | None:
-    return round(numerator / denominator, 3) if denominator else None
-
-
-@contextmanager
-def throwaway_database(base_url: str, keep: bool) -> Iterator[str]:
-    """A new database on the server of `base_url`, dropped afterwards unless `keep`."""
-    base = make_url(base_url)
-    name = f"wiring_bench_{secrets.token_hex(4)}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            if not keep:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-#: Server settings that move the figures most, recorded with them.
-_SERVER_SETTINGS = ("shared_buffers", "work_mem", "max_wal_size", "synchronous_commit", "jit")
-
-
-def machine_info(conn: Connection) -> dict:
-    """What a reader needs to judge the figures: cores, memory, CPU and server version."""
-    cpu_model = None
-    with Path("/proc/cpuinfo").open() as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    ram_kb = None
-    with Path("/proc/meminfo").open() as handle:
-        for line in handle:
-            if line.startswith("MemTotal:"):
-                ram_kb = int(line.split()[1])
-                break
-    return {
-        "cores": os.cpu_count(),
-        "ram_gb": round(ram_kb / 1024 / 1024, 1) if ram_kb else None,
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "postgresql": conn.execute(text("SELECT version()")).scalar_one(),
-        "postgresql_settings": {
-            name: conn.execute(text(f"SHOW {name}")).scalar_one() for name in _SERVER_SETTINGS
-        },
-        "load_average_at_start": os.getloadavg(),
-    }
 
 
 @dataclass(frozen=True)
@@ -375,7 +267,7 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
     small_health = run.small_partition_health(small_partition)
     run.progress("done")
     machine["load_average_at_end"] = os.getloadavg()
-    return _figures(
+    return figures(
         records=records,
         per_row_records=per_row_records,
         machine=machine,
@@ -393,73 +285,5 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
             "after_per_row": rss_per_row,
             "peak": peak_rss_mb(),
         },
+        small_partition_records=SMALL_PARTITION_RECORDS,
     )
-
-
-def _figures(
-    *,
-    records: int,
-    per_row_records: int,
-    machine: dict,
-    generation_seconds: float,
-    pipeline_run: Approach,
-    floor_run: Approach,
-    per_row_inventory: Timing,
-    differences: dict[str, int],
-    small_health: dict,
-    rss: dict[str, float],
-) -> dict:
-    comparison = {}
-    for stage in (*STAGES, "total"):
-        ours = pipeline_run.total if stage == "total" else pipeline_run.stages[stage]
-        base = floor_run.total if stage == "total" else floor_run.stages[stage]
-        row = {
-            "pipeline_seconds": round(ours.seconds, 4),
-            "pipeline_rows_per_second": round(ours.rows_per_second, 1),
-            "floor_seconds": round(base.seconds, 4),
-            "ratio_to_floor": ratio(ours.seconds, base.seconds),
-            "ratio_to_per_row": None,
-        }
-        if stage == "inventory":
-            row["ratio_to_per_row"] = ratio(ours.rows_per_second, per_row_inventory.rows_per_second)
-        comparison[stage] = row
-    end_to_end = comparison["total"]["ratio_to_floor"]
-    inventory_speedup = comparison["inventory"]["ratio_to_per_row"]
-    pipeline_rss = rss["after_pipeline"]
-    return {
-        "records": records,
-        "per_row_records": per_row_records,
-        "small_partition_records": SMALL_PARTITION_RECORDS,
-        "machine": machine,
-        "generation_seconds": round(generation_seconds, 3),
-        "pipeline": pipeline_run.as_json(),
-        "floor": floor_run.as_json(),
-        "per_row": {"stages": {"inventory": per_row_inventory.as_json()}},
-        "comparison": comparison,
-        "peak_rss_mb": {name: round(value, 1) for name, value in rss.items()},
-        "small_partition_health": small_health,
-        "floor_differences": differences,
-        "targets": {
-            "end_to_end_vs_floor": {
-                "value": end_to_end,
-                "target": f"<= {TARGETS['end_to_end_vs_floor_max']}",
-                "met": end_to_end is not None and end_to_end <= TARGETS["end_to_end_vs_floor_max"],
-            },
-            "inventory_vs_per_row": {
-                "value": inventory_speedup,
-                "target": f">= {TARGETS['inventory_vs_per_row_min']}",
-                "met": inventory_speedup is not None
-                and inventory_speedup >= TARGETS["inventory_vs_per_row_min"],
-            },
-            "peak_rss_mb": {
-                "value": round(pipeline_rss, 1),
-                "target": f"< {TARGETS['peak_rss_mb_max']}",
-                "met": pipeline_rss < TARGETS["peak_rss_mb_max"],
-            },
-            "small_partition_health_ms": {
-                "value": small_health["median_ms"],
-                "target": f"< {TARGETS['small_partition_health_ms_max']}",
-                "met": small_health["median_ms"] < TARGETS["small_partition_health_ms_max"],
-            },
-        },
-    }

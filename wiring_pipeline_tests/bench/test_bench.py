@@ -15,12 +15,12 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, make_url, text
 
 from wiring_pipeline.bench import floor, per_row
+from wiring_pipeline.bench.figures import TARGETS
 from wiring_pipeline.bench.runner import (
     BIG_SEED,
     FLOOR_STAGES,
     PIPELINE_STAGES,
     STAGES,
-    TARGETS,
     BenchError,
     BenchRun,
     run_bench,

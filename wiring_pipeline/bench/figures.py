@@ -1,0 +1,128 @@
+"""The figures of a benchmark run: timings per stage, ratios, and the DESIGN targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STAGES = ("load", "cleanse", "inventory", "health")
+
+#: What the targets of DESIGN section 5 compare against.
+TARGETS = {
+    "end_to_end_vs_floor_max": 1.5,
+    "inventory_vs_per_row_min": 10.0,
+    "peak_rss_mb_max": 500.0,
+    "small_partition_health_ms_max": 50.0,
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    seconds: float
+    rows: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+    def as_json(self) -> dict:
+        return {
+            "seconds": round(self.seconds, 4),
+            "rows": self.rows,
+            "rows_per_second": round(self.rows_per_second, 1),
+        }
+
+
+@dataclass
+class Approach:
+    """The stage timings of one way of doing the work, and the peak RSS when it ended."""
+
+    stages: dict[str, Timing] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+
+    @property
+    def total(self) -> Timing:
+        rows = max(t.rows for t in self.stages.values())
+        return Timing(sum(t.seconds for t in self.stages.values()), rows)
+
+    def as_json(self) -> dict:
+        stages = {name: timing.as_json() for name, timing in self.stages.items()}
+        return {
+            "stages": stages,
+            "total": self.total.as_json(),
+            "peak_rss_mb_at_end": round(self.peak_rss_mb, 1),
+        }
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator, 3) if denominator else None
+
+
+def figures(
+    *,
+    records: int,
+    per_row_records: int,
+    machine: dict,
+    generation_seconds: float,
+    pipeline_run: Approach,
+    floor_run: Approach,
+    per_row_inventory: Timing,
+    differences: dict[str, int],
+    small_health: dict,
+    rss: dict[str, float],
+    small_partition_records: int,
+) -> dict:
+    """Every figure of a run as JSON, with the stage ratios and the targets met or not."""
+    comparison = {}
+    for stage in (*STAGES, "total"):
+        ours = pipeline_run.total if stage == "total" else pipeline_run.stages[stage]
+        base = floor_run.total if stage == "total" else floor_run.stages[stage]
+        row = {
+            "pipeline_seconds": round(ours.seconds, 4),
+            "pipeline_rows_per_second": round(ours.rows_per_second, 1),
+            "floor_seconds": round(base.seconds, 4),
+            "ratio_to_floor": ratio(ours.seconds, base.seconds),
+            "ratio_to_per_row": None,
+        }
+        if stage == "inventory":
+            row["ratio_to_per_row"] = ratio(ours.rows_per_second, per_row_inventory.rows_per_second)
+        comparison[stage] = row
+    end_to_end = comparison["total"]["ratio_to_floor"]
+    inventory_speedup = comparison["inventory"]["ratio_to_per_row"]
+    pipeline_rss = rss["after_pipeline"]
+    return {
+        "records": records,
+        "per_row_records": per_row_records,
+        "small_partition_records": small_partition_records,
+        "machine": machine,
+        "generation_seconds": round(generation_seconds, 3),
+        "pipeline": pipeline_run.as_json(),
+        "floor": floor_run.as_json(),
+        "per_row": {"stages": {"inventory": per_row_inventory.as_json()}},
+        "comparison": comparison,
+        "peak_rss_mb": {name: round(value, 1) for name, value in rss.items()},
+        "small_partition_health": small_health,
+        "floor_differences": differences,
+        "targets": {
+            "end_to_end_vs_floor": {
+                "value": end_to_end,
+                "target": f"<= {TARGETS['end_to_end_vs_floor_max']}",
+                "met": end_to_end is not None and end_to_end <= TARGETS["end_to_end_vs_floor_max"],
+            },
+            "inventory_vs_per_row": {
+                "value": inventory_speedup,
+                "target": f">= {TARGETS['inventory_vs_per_row_min']}",
+                "met": inventory_speedup is not None
+                and inventory_speedup >= TARGETS["inventory_vs_per_row_min"],
+            },
+            "peak_rss_mb": {
+                "value": round(pipeline_rss, 1),
+                "target": f"< {TARGETS['peak_rss_mb_max']}",
+                "met": pipeline_rss < TARGETS["peak_rss_mb_max"],
+            },
+            "small_partition_health_ms": {
+                "value": small_health["median_ms"],
+                "target": f"< {TARGETS['small_partition_health_ms_max']}",
+                "met": small_health["median_ms"] < TARGETS["small_partition_health_ms_max"],
+            },
+        },
+    }
