@@ -22,8 +22,8 @@ from wiring_pipeline.cli.common import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE
 from wiring_pipeline.cli.in_process import fail_dead_runs, this_process_tags
 from wiring_pipeline.cli.main import cli
 from wiring_pipeline.defs.partitions import PARTITION_TAG
-from wiring_pipeline.domain import cmdb_generator as gen
 from wiring_pipeline.resources import embedded
+from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline_tests.factories import make_flow, make_tenant
 from wiring_pipeline_tests.pipeline_helpers import register
 
