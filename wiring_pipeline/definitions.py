@@ -6,16 +6,18 @@ and schedules; this module merges them and binds the one resource they share.
 
 from dagster import Definitions
 
-from wiring_pipeline.defs.backfill.definitions import defs as backfill
-from wiring_pipeline.defs.constraints.definitions import defs as constraints
-from wiring_pipeline.defs.discovery.definitions import defs as discovery
-from wiring_pipeline.defs.health.definitions import defs as health
+from wiring_pipeline.defs.backfill import definitions as backfill
+from wiring_pipeline.defs.constraints import definitions as constraints
+from wiring_pipeline.defs.discovery import definitions as discovery
+from wiring_pipeline.defs.health import definitions as health
 from wiring_pipeline.resources import WiringDatabase
 
+# The concepts are imported as modules: Dagster refuses a code location module that holds
+# more than one Definitions object at module scope.
 defs = Definitions.merge(
-    discovery,
-    health,
-    backfill,
-    constraints,
+    discovery.defs,
+    health.defs,
+    backfill.defs,
+    constraints.defs,
     Definitions(resources={"wiring_db": WiringDatabase()}),
 )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 
-from dagster import DagsterInstance, job, op
+from dagster import DagsterInstance, Definitions, job, op
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from wiring_pipeline import settings
+from wiring_pipeline import definitions, settings
 from wiring_pipeline.definitions import defs
 
 
@@ -60,3 +60,9 @@ def test_table_assets_carry_their_table_name_and_columns_for_the_catalog():
         assert metadata["dagster/table_name"] == table_name, key
         columns = [c.name for c in metadata["dagster/column_schema"].columns]
         assert {"client_account_id", "engagement_id"} <= set(columns), key
+
+
+def test_the_code_location_module_holds_one_definitions_object():
+    """`dagster dev` refuses a code location module with two Definitions at module scope."""
+    found = [name for name, value in vars(definitions).items() if isinstance(value, Definitions)]
+    assert found == ["defs"]
