@@ -17,7 +17,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0007_link_named_foreign_keys"
+        assert database.current_revision(engine) == "0008_import_encoding"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         database.downgrade(engine, "base")
@@ -31,7 +31,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0007_link_named_foreign_keys"
+        assert database.current_revision(engine) == "0008_import_encoding"
     finally:
         engine.dispose()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from contextlib import nullcontext
 
 import psutil
 from dagster import (
@@ -20,6 +22,7 @@ from dagster import (
     RunsFilter,
 )
 
+from wiring_pipeline.cli.stage_progress import stage_progress
 from wiring_pipeline.definitions import defs
 from wiring_pipeline.defs.partitions import PARTITION_TAG, tenant_engagements
 from wiring_pipeline.resources import embedded
@@ -36,6 +39,7 @@ def run_in_process(
     partition_key: str | None = None,
     run_config: dict | None = None,
     tags: dict | None = None,
+    show_progress: bool = False,
 ) -> ExecuteInProcessResult:
     """Run one job of the code location in this process, recorded on the configured instance.
 
@@ -44,6 +48,7 @@ def run_in_process(
     in the result, not raised; an interrupt (Ctrl-C) is raised as KeyboardInterrupt. The
     console stays quiet (WIRING_LOG_LEVEL turns Dagster's log on); the instance keeps every
     event, for the UI, and the commands print a one-line summary of what failed.
+    `show_progress` shows the stages on stderr as they run.
     """
     level = os.environ.get("WIRING_LOG_LEVEL", "CRITICAL").upper()
     run_config = {"loggers": {"console": {"config": {"log_level": level}}}, **(run_config or {})}
@@ -53,13 +58,16 @@ def run_in_process(
             if not instance.has_dynamic_partition(tenant_engagements.name, partition_key):
                 instance.add_dynamic_partitions(tenant_engagements.name, [partition_key])
             fail_dead_runs(instance, partition_key)
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            partition_key=partition_key,
-            tags={**(tags or {}), **this_process_tags()},
-            raise_on_error=False,
-        )
+        run_id = str(uuid.uuid4())
+        with stage_progress(instance, run_id) if show_progress else nullcontext():
+            result = defs.resolve_job_def(job_name).execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                partition_key=partition_key,
+                tags={**(tags or {}), **this_process_tags()},
+                raise_on_error=False,
+                run_id=run_id,
+            )
     if was_interrupted(result):
         raise KeyboardInterrupt(f"run {result.run_id} was interrupted")
     return result

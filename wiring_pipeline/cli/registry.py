@@ -100,17 +100,46 @@ def flow_list(partition_key: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--partition", "partition_key", required=True, help="<client_slug>.<engagement_slug>")
 @click.option("--flow", "flow_ref", required=True, help="The flow's flow_id, id or name.")
-@click.option("--sheet", "sheet_name", help="Worksheet of an .xlsx file (default: the first).")
-def import_file(file: Path, partition_key: str, flow_ref: str, sheet_name: str | None) -> None:
-    """Register FILE as a pending import of a partition (a copy is kept under WIRING_HOME)."""
+@click.option(
+    "--sheet",
+    "sheet_name",
+    help="Worksheet of an .xlsx file (default: the first visible one holding the mapped columns).",
+)
+@click.option(
+    "--encoding",
+    help="Text encoding of the file, e.g. cp1250 (default: detected from the bytes).",
+)
+def import_file(
+    file: Path, partition_key: str, flow_ref: str, sheet_name: str | None, encoding: str | None
+) -> None:
+    """Register FILE as a pending import of a partition (a copy is kept under WIRING_HOME).
+
+    The file is checked first: readable, decodable, a header found, and every column the
+    flow maps present (trimmed, any case). A file that fails exits 2, registering nothing.
+    """
     with unit_of_work(partition_key) as work:
         flow_row = registry.find_flow(work.conn, work.scope, flow_ref)
         row = registry.register_import(
-            work.conn, work.scope, flow_row, file, settings.imports_dir(), sheet_name=sheet_name
+            work.conn,
+            work.scope,
+            flow_row,
+            file,
+            settings.imports_dir(),
+            sheet_name=sheet_name,
+            encoding=encoding,
         )
     echo_json(
         {
             key: row[key]
-            for key in ("id", "filename", "file_format", "status", "stored_path", "source_sha256")
+            for key in (
+                "id",
+                "filename",
+                "file_format",
+                "encoding",
+                "sheet_name",
+                "status",
+                "stored_path",
+                "source_sha256",
+            )
         }
     )

@@ -10,9 +10,11 @@ asset and a `Rejected:` note saying which fields are missing.
 Cleansing rules by field kind (`fields.INVENTORY_FIELDS`): every value is trimmed and its
 runs of whitespace (newlines included) collapsed to one space, and an empty value is
 absent; enumerations are lower-cased (`' PRODUCTION'` and `'production'` are one
-environment); integers and numbers are parsed, and a cell that does not parse is left out
-of the values and kept under `_invalid` in the archive (the raw record keeps the source
-text either way).
+environment); integers and numbers are parsed, with a decimal comma and thousands
+separators when the reading is unambiguous (`7,5`, `1.024,5`, `1 024`; never `1,024`). A
+cell that does not parse, or holds an Excel error value (`#N/A`), is left out of the values
+and kept under `_invalid` in the archive as `{"value", "reason"}` (the raw record keeps the
+source text either way); the result counts them by field and reason.
 """
 
 from __future__ import annotations
@@ -50,8 +52,30 @@ FLOW_RECORDS_SQL = f"""
      AND d.id = r.data_import_id AND d.discovery_flow_id = :flow_row_id
 """
 
+#: What Excel writes for a formula that failed; in a cell it means "no value".
+EXCEL_ERRORS = (
+    "#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+    "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#N/A!",
+)  # fmt: skip
+_EXCEL_ERROR_LIST = ", ".join(f"'{e}'" for e in EXCEL_ERRORS)
+
 _INTEGER = r"^[+-]?[0-9]{1,9}(\.0*)?$"
 _NUMBER = r"^[+-]?([0-9]{1,30}(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
+#: A space, a no-break space or a narrow no-break space between digit groups.
+_SPACE = "[ \u00a0\u202f]"
+#: `1,024` is 1024 in English and 1.024 in German: refused, never guessed.
+_AMBIGUOUS = r"^[+-]?[1-9][0-9]{0,2},[0-9]{3}$"
+#: Localised numbers, each with its normalisation to PostgreSQL's numeric syntax.
+_LOCALISED = (
+    # decimal comma, optional dot or space groups: 7,5  1.024,5  1 024,5
+    (rf"^[+-]?([0-9]{{1,3}}([.]|{_SPACE})[0-9]{{3}}(([.]|{_SPACE})[0-9]{{3}})*|[0-9]+),[0-9]+$",
+     f"replace(regexp_replace({{0}}, '([.]|{_SPACE})', '', 'g'), ',', '.')"),
+    # decimal point, comma or space groups: 1,024.5  1 024  1,024,000
+    (rf"^[+-]?[0-9]{{1,3}}(,|{_SPACE})[0-9]{{3}}((,|{_SPACE})[0-9]{{3}})*(\.[0-9]+)?$",
+     f"regexp_replace({{0}}, '(,|{_SPACE})', '', 'g')"),
+    # dot groups only, at least two: 1.024.000
+    (r"^[+-]?[0-9]{1,3}(\.[0-9]{3}){2,}$", "replace({0}, '.', '')"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,23 +85,46 @@ class CleansingResult:
     #: Open records whose import names no discovery flow of this partition with mappings.
     without_mappings: int
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    #: Values left out because they did not parse, by `field: reason` (kept in the archive).
+    invalid_values: dict[str, int] = field(default_factory=dict)
 
 
-def _value_sql(kind: str, column: str) -> tuple[str, str | None]:
-    """The typed JSON value of one cleaned text column, and when it is invalid."""
+def number_sql(column: str) -> str:
+    """The numeric value of a text column: plain, or localised when unambiguous; else NULL."""
+    cases = [f"WHEN {column} ~ '{_NUMBER}' THEN {column}::numeric"]
+    cases.append(f"WHEN {column} ~ '{_AMBIGUOUS}' THEN NULL")
+    cases += [
+        f"WHEN {column} ~ '{pattern}' THEN ({normalise.format(column)})::numeric"
+        for pattern, normalise in _LOCALISED
+    ]
+    return f"CASE {' '.join(cases)} END"
+
+
+def _value_sql(kind: str, column: str) -> str:
+    """The typed value of one cleaned text column, NULL when it does not parse."""
     if kind == "enum":
-        return f"to_jsonb(lower({column}))", None
+        return f"lower({column})"
     if kind == "integer":
+        number = number_sql(column)
         return (
-            f"CASE WHEN {column} ~ '{_INTEGER}' THEN to_jsonb({column}::numeric::integer) END",
-            f"{column} !~ '{_INTEGER}'",
+            f"CASE WHEN {column} ~ '{_INTEGER}' THEN {column}::numeric::integer"
+            f" WHEN {number} = trunc({number}) AND abs({number}) < 1e9"
+            f" THEN ({number})::integer END"
         )
     if kind == "number":
+        return number_sql(column)
+    return column
+
+
+def _reason_sql(kind: str, column: str) -> str:
+    if kind == "integer":
+        return "'not an integer'"
+    if kind == "number":
         return (
-            f"CASE WHEN {column} ~ '{_NUMBER}' THEN to_jsonb({column}::numeric) END",
-            f"{column} !~ '{_NUMBER}'",
+            f"CASE WHEN {column} ~ '{_AMBIGUOUS}' THEN 'ambiguous thousands separator'"
+            " ELSE 'not a number' END"
         )
-    return f"to_jsonb({column})", None
+    return "'not a value'"
 
 
 def archive_statement(mappings: dict[str, str]) -> tuple[str, dict[str, str]]:
@@ -85,26 +132,32 @@ def archive_statement(mappings: dict[str, str]) -> tuple[str, dict[str, str]]:
 
     Target fields come from `INVENTORY_FIELDS` (validated when the flow was added) and are
     the only names spliced into the SQL; source column names are bound parameters. The
-    cleaned text is computed once per cell (a materialised CTE), then typed.
+    cleaned text is computed once per cell (a materialised CTE), then typed; a value that
+    is an Excel error or does not parse is left out, and kept under `_invalid` with its
+    reason. The statement returns how many records it archived and the invalid values
+    counted by `field: reason`.
     """
     sources = {
         f"src_{i}": source
         for i, (source, target) in enumerate(mappings.items())
         if target in INVENTORY_FIELDS
     }
-    targets = [(bind, mappings[source]) for bind, source in sources.items()]
+    targets = [mappings[source] for source in sources.values()]
     cleaned = ",\n".join(
-        f"NULLIF(btrim(regexp_replace(r.raw_data ->> :{bind}, '\\s+', ' ', 'g')), '') AS f_{t}"
-        for bind, t in targets
+        f"NULLIF(btrim(regexp_replace(r.raw_data ->> :{bind}, '\\s+', ' ', 'g')), '') AS t_{t}"
+        for bind, t in zip(sources, targets)
     )
-    values, invalid = [], []
-    for _, target in targets:
-        value, is_invalid = _value_sql(INVENTORY_FIELDS[target], f"f_{target}")
-        values.append(f"'{target}', {value}")
-        if is_invalid:
-            invalid.append(f"'{target}', CASE WHEN {is_invalid} THEN f_{target} END")
-    invalid_sql = (
-        f"jsonb_strip_nulls(jsonb_build_object({', '.join(invalid)}))" if invalid else "'{}'::jsonb"
+    parsed = ", ".join(
+        f"t_{t}, CASE WHEN t_{t} IN ({_EXCEL_ERROR_LIST}) THEN NULL"
+        f" ELSE {_value_sql(INVENTORY_FIELDS[t], f't_{t}')} END AS v_{t}"
+        for t in targets
+    )
+    values = ", ".join(f"'{t}', to_jsonb(v_{t})" for t in targets)
+    invalid = ", ".join(
+        f"'{t}', CASE WHEN t_{t} IS NOT NULL AND v_{t} IS NULL THEN jsonb_build_object("
+        f"'value', t_{t}, 'reason', CASE WHEN t_{t} IN ({_EXCEL_ERROR_LIST})"
+        f" THEN 'Excel error value' ELSE {_reason_sql(INVENTORY_FIELDS[t], f't_{t}')} END) END"
+        for t in targets
     )
     return (
         f"""
@@ -112,24 +165,31 @@ def archive_statement(mappings: dict[str, str]) -> tuple[str, dict[str, str]]:
         SELECT r.id, {cleaned}
         {FLOW_RECORDS_SQL}
         WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
-    )
-    INSERT INTO migration.cleansed_record_archive
-        (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
-         field_mappings_version_id, cleansed_at)
-    SELECT id, :client_account_id, :engagement_id,
-           CASE WHEN invalid = '{{}}'::jsonb THEN cleansed_values
-                ELSE cleansed_values || jsonb_build_object('_invalid', invalid) END,
-           :version_id, now()
-    FROM (
+    ), typed AS (
         SELECT id,
-               jsonb_strip_nulls(jsonb_build_object({", ".join(values)})) AS cleansed_values,
-               {invalid_sql} AS invalid
-        FROM source
-    ) AS typed
-    ON CONFLICT (raw_import_record_id) DO UPDATE
-    SET cleansed_values = EXCLUDED.cleansed_values,
-        field_mappings_version_id = EXCLUDED.field_mappings_version_id,
-        cleansed_at = EXCLUDED.cleansed_at
+               jsonb_strip_nulls(jsonb_build_object({values})) AS cleansed_values,
+               jsonb_strip_nulls(jsonb_build_object({invalid})) AS invalid
+        FROM (SELECT id, {parsed} FROM source) AS parsed
+    ), archived AS (
+        INSERT INTO migration.cleansed_record_archive
+            (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
+             field_mappings_version_id, cleansed_at)
+        SELECT id, :client_account_id, :engagement_id,
+               CASE WHEN invalid = '{{}}'::jsonb THEN cleansed_values
+                    ELSE cleansed_values || jsonb_build_object('_invalid', invalid) END,
+               :version_id, now()
+        FROM typed
+        ON CONFLICT (raw_import_record_id) DO UPDATE
+        SET cleansed_values = EXCLUDED.cleansed_values,
+            field_mappings_version_id = EXCLUDED.field_mappings_version_id,
+            cleansed_at = EXCLUDED.cleansed_at
+        RETURNING cleansed_values -> '_invalid' AS invalid
+    )
+    SELECT (SELECT count(*) FROM archived) AS archived,
+           (SELECT jsonb_object_agg(label, values) FROM (
+                SELECT i.key || ': ' || (i.value ->> 'reason') AS label, count(*) AS values
+                FROM archived, jsonb_each(archived.invalid) AS i
+                GROUP BY 1) AS counted) AS invalid
     """,
         sources,
     )
@@ -182,6 +242,7 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
         ),
         scope.as_params(),
     ).all()
+    invalid_values: dict[str, int] = {}
     for flow in flows:
         statement, sources = archive_statement(dict(flow.field_mappings or {}))
         if not sources:
@@ -192,8 +253,10 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
             "flow_row_id": flow.id,
             "version_id": flow.field_mappings_version_id,
         }
-        archived = conn.execute(text(statement), params).rowcount
+        archived, invalid = conn.execute(text(statement), params).one()
         refresh_after_bulk_write(conn, "cleansed_record_archive", archived)
+        for label, count in (invalid or {}).items():
+            invalid_values[label] = invalid_values.get(label, 0) + count
     cleansed = 0
     rejected: dict[str, int] = {}
     for notes, records in conn.execute(text(_SUMMARY_SQL), scope.as_params()):
@@ -210,4 +273,6 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
         ),
         scope.as_params(),
     ).scalar_one()
-    return CleansingResult(cleansed, sum(rejected.values()), without_mappings, rejected)
+    return CleansingResult(
+        cleansed, sum(rejected.values()), without_mappings, rejected, invalid_values
+    )

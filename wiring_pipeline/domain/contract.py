@@ -13,6 +13,8 @@ Everything else is derived from the declarations below, under the link's one nam
 A metric is data: a name, how bad a violation is, and one or more `Part`s, each a table
 and a predicate over its rows (alias `t`, already scoped to the partition). To add one,
 append a `Metric` to `METRICS`; a new link gets its orphan metric from `Link.orphan_metric`.
+Not every metric is about a link: `source_rows_not_in_inventory` counts the source rows an
+import lost on the way to the inventory.
 Models: sqlmesh's built-in audits (a name plus a bad-rows query) and soda-core's checks
 (each metric declared once, folded into one shared query).
 """
@@ -48,6 +50,17 @@ RAW_RECORDS = Table(
     "t.id, concat('raw record, row ', t.row_number) AS name, t.created_at",
 )
 DISCOVERY_FLOWS = Table("discovery_flows", "discovery_flows")
+#: The file an import row came from, for a sampled row of alias `t` with a `data_import_id`.
+_SOURCE_FILE = (
+    "(SELECT d.filename FROM migration.data_imports d "
+    f"WHERE {tenant_filter('d')} AND d.id = t.data_import_id)"
+)
+REJECTED_ROWS = Table(
+    "import_rejected_rows",
+    "rejected_rows",
+    f"t.id::text AS id, concat({_SOURCE_FILE}, ', row ', t.row_number, ': ', t.reason) AS name,"
+    " t.created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +153,12 @@ class Part:
 
     table: Table
     predicate: str
+    #: How a sampled row reads, when not as the table's rows usually do.
+    sample_columns: str | None = None
+
+    @property
+    def columns(self) -> str:
+        return self.sample_columns or self.table.sample_columns
 
     def source(self) -> str:
         return f"FROM migration.{self.table.name} t WHERE {tenant_filter('t')} AND {self.predicate}"
@@ -208,6 +227,40 @@ def one_way(name: str, pairs: tuple[Link, ...], description: str) -> Metric:
     return Metric(name, "ERROR", True, description, tuple(parts))
 
 
+#: The row `t` comes from the latest loaded import of its flow in the partition: what the
+#: flow's inventory now stands for (an earlier import's rows were superseded).
+_OF_LATEST_IMPORT = (
+    f"EXISTS (SELECT 1 FROM migration.data_imports d WHERE {tenant_filter('d')} "
+    "AND d.id = t.data_import_id AND d.status = 'loaded' "
+    f"AND NOT EXISTS (SELECT 1 FROM migration.data_imports n WHERE {tenant_filter('n')} "
+    "AND n.discovery_flow_id = d.discovery_flow_id AND n.status = 'loaded' "
+    "AND (n.created_at, n.id) > (d.created_at, d.id)))"
+)
+
+
+def not_in_inventory(name: str, description: str) -> Metric:
+    """Source rows of the latest import of each flow that became no asset (DESIGN 3b).
+
+    Counted on two tables: rows rejected at load, and raw records cleansing processed
+    without making an asset of them.
+    """
+    return Metric(
+        name,
+        "WARN",
+        False,
+        description,
+        (
+            Part(REJECTED_ROWS, _OF_LATEST_IMPORT),
+            Part(
+                RAW_RECORDS,
+                f"t.is_processed AND t.asset_id IS NULL AND {_OF_LATEST_IMPORT}",
+                f"t.id::text AS id, concat({_SOURCE_FILE}, ', row ', t.row_number, ': ', "
+                "t.processing_notes) AS name, t.created_at",
+            ),
+        ),
+    )
+
+
 #: DESIGN section 3, in its order; the names are the public contract (checks, JSON, alerts).
 METRICS: tuple[Metric, ...] = (
     missing(
@@ -248,6 +301,11 @@ METRICS: tuple[Metric, ...] = (
         "asymmetric_links",
         (RAW_IMPORT_REF, ASSET_REF),
         "links that hold in one direction only (counted on each side)",
+    ),
+    not_in_inventory(
+        "source_rows_not_in_inventory",
+        "source rows of the latest import of each flow that became no inventory asset"
+        " (rejected at load or in cleansing)",
     ),
 )
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}

@@ -27,7 +27,7 @@ def count_sql(metric: Metric) -> str:
 
 def sample_sql(metric: Metric) -> str:
     parts = " UNION ALL ".join(
-        f"(SELECT {part.table.sample_columns} {part.source()} ORDER BY 3, 1 LIMIT {SAMPLE_LIMIT})"
+        f"(SELECT {part.columns} {part.source()} ORDER BY 3, 1 LIMIT {SAMPLE_LIMIT})"
         for part in metric.parts
     )
     return f"SELECT * FROM ({parts}) AS s ORDER BY created_at, id LIMIT {SAMPLE_LIMIT}"
@@ -60,7 +60,7 @@ class WiringHealth:
 
 
 def count_metrics(conn: Connection, scope: TenantScope) -> dict[str, int]:
-    """All seven metrics in one round trip."""
+    """All the metrics in one round trip."""
     row = conn.execute(COUNTS_SQL, scope.as_params()).one()
     return {m.name: int(row._mapping[m.name]) for m in METRICS}
 

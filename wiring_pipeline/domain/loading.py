@@ -6,7 +6,9 @@ memory. A row that cannot be read becomes a rejected row with its reason and raw
 a file that cannot be read at all fails its import and loads nothing, while the other
 imports of the partition still load.
 
-The readers of each file format are in `source_files.py`.
+The readers of each file format are in `sources/`. Row numbers count the data rows of a
+file from 1 (the header is not a row; blank lines are skipped and not counted), so a CSV
+cell spanning two lines is still one row.
 """
 
 from __future__ import annotations
@@ -14,23 +16,31 @@ from __future__ import annotations
 import json
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from wiring_pipeline.domain.source_files import (
+from wiring_pipeline.domain.sources import (
+    MAX_CELL_CHARS,
+    SourceOptions,
     SourceRow,
     UnreadableFileError,
-    read_source,
-    visible_text,
+    open_source,
+    visible,
 )
 from wiring_pipeline.domain.statistics import refresh_after_bulk_write
-from wiring_pipeline.domain.tenancy import TenantScope, is_valid_partition_key
+from wiring_pipeline.domain.tenancy import TenantScope, is_valid_partition_key, tenant_filter
+
+__all__ = ["MAX_CELL_CHARS", "ImportLoadResult", "load_pending_imports", "pending_imports"]
 
 #: Raw records sent to COPY per write.
 COPY_BATCH_ROWS = 5_000
+#: How often the loader reports progress, in source rows.
+PROGRESS_ROWS = 50_000
+#: Told (file name, source rows read so far) while a file loads.
+Progress = Callable[[str, int], None]
 
 _COPY_RAW = (
     "COPY migration.raw_import_records"
@@ -73,25 +83,31 @@ def _copy_text(value: str) -> str:
     )
 
 
-def load_pending_imports(conn: Connection, scope: TenantScope) -> list[ImportLoadResult]:
+def load_pending_imports(
+    conn: Connection, scope: TenantScope, progress: Progress | None = None
+) -> list[ImportLoadResult]:
     """Load every pending import of the partition, oldest first; one result per import."""
     pending = conn.execute(
         text(
-            """
-            SELECT id, filename, stored_path, file_format, sheet_name
-            FROM migration.data_imports
-            WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
-              AND status = 'pending'
-            ORDER BY created_at, id
-            FOR UPDATE
+            f"""
+            SELECT d.id, d.filename, d.stored_path, d.file_format, d.sheet_name, d.encoding,
+                   f.field_mappings
+            FROM migration.data_imports d
+            LEFT JOIN migration.discovery_flows f
+              ON {tenant_filter("f")} AND f.id = d.discovery_flow_id
+            WHERE {tenant_filter("d")} AND d.status = 'pending'
+            ORDER BY d.created_at, d.id
+            FOR UPDATE OF d
             """
         ),
         scope.as_params(),
     ).all()
-    return [load_import(conn, scope, row) for row in pending]
+    return [load_import(conn, scope, row, progress) for row in pending]
 
 
-def load_import(conn: Connection, scope: TenantScope, data_import) -> ImportLoadResult:
+def load_import(
+    conn: Connection, scope: TenantScope, data_import, progress: Progress | None = None
+) -> ImportLoadResult:
     """Stream one import into raw records and rejected rows, then mark it loaded or failed.
 
     Rejected rows wait in a spooled temporary file (one connection cannot run two COPYs at
@@ -101,18 +117,22 @@ def load_import(conn: Connection, scope: TenantScope, data_import) -> ImportLoad
     prefix = f"{scope.client_account_id}\t{scope.engagement_id}\t{data_import.id}\t"
     counts = {"loaded": 0, "rejected": 0}
     failures: list[str] = []
+    read_as: dict[str, str | None] = {"encoding": None, "sheet_name": None}
+    options = SourceOptions(
+        data_import.file_format,
+        data_import.encoding,
+        data_import.sheet_name,
+        tuple(data_import.field_mappings or ()),
+    )
 
     def rows() -> Iterator[SourceRow]:
         # An unreadable file must end the COPY cleanly, not abort the transaction.
         try:
             if not data_import.stored_path:
                 raise UnreadableFileError(f"{filename}: the import has no stored file")
-            yield from read_source(
-                Path(data_import.stored_path),
-                data_import.file_format,
-                filename,
-                data_import.sheet_name,
-            )
+            with open_source(Path(data_import.stored_path), filename, options) as source:
+                read_as.update(encoding=source.encoding, sheet_name=source.sheet_name)
+                yield from source.rows
         except UnreadableFileError as failure:
             failures.append(str(failure))
 
@@ -121,10 +141,10 @@ def load_import(conn: Connection, scope: TenantScope, data_import) -> ImportLoad
         with driver.cursor() as cursor, cursor.copy(_COPY_RAW) as copy:
             batch: list[str] = []
             for row in rows():
+                if progress and row.row_number % PROGRESS_ROWS == 0:
+                    progress(filename, row.row_number)
                 if row.cells is None:
-                    line = (
-                        f"{prefix}{row.row_number}\t{_copy_text(visible_text(row.rejection or ''))}"
-                    )
+                    line = f"{prefix}{row.row_number}\t{_copy_text(visible(row.rejection or ''))}"
                     rejects.write(f"{line}\t{_copy_text(row.raw_text or '')}\n".encode())
                     counts["rejected"] += 1
                     continue
@@ -146,15 +166,16 @@ def load_import(conn: Connection, scope: TenantScope, data_import) -> ImportLoad
     refresh_after_bulk_write(conn, "raw_import_records", counts["loaded"])
     conn.execute(
         text(
-            """
+            f"""
             UPDATE migration.data_imports
             SET status = 'loaded', loaded_rows = :loaded, rejected_rows = :rejected,
-                total_records = :loaded + :rejected, error = NULL, loaded_at = now()
-            WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
-              AND id = :id
+                total_records = :loaded + :rejected, error = NULL, loaded_at = now(),
+                encoding = COALESCE(encoding, :encoding),
+                sheet_name = COALESCE(sheet_name, :sheet_name)
+            WHERE {tenant_filter()} AND id = :id
             """
         ),
-        {**scope.as_params(), "id": data_import.id, **counts},
+        {**scope.as_params(), "id": data_import.id, **counts, **read_as},
     )
     return ImportLoadResult(
         data_import.id, filename, "loaded", counts["loaded"], counts["rejected"]

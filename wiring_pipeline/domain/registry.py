@@ -18,6 +18,7 @@ from wiring_pipeline.domain.schema import (
     discovery_flows,
     engagements,
 )
+from wiring_pipeline.domain.sources import SourceOptions, UnreadableFileError, sniff_source
 from wiring_pipeline.domain.tenancy import (
     TenancyError,
     TenantScope,
@@ -30,6 +31,7 @@ IMPORT_FORMATS = {
     ".csv": "csv",
     ".tsv": "csv",
     ".txt": "csv",
+    ".json": "json",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".xlsx": "xlsx",
@@ -187,11 +189,15 @@ def register_import(
     *,
     sheet_name: str | None = None,
     import_name: str | None = None,
+    encoding: str | None = None,
 ) -> dict:
     """Register a pending import of `source` for the flow, keeping a copy under `imports_root`.
 
-    The copy is what the loader reads, so moving or editing the original afterwards loses
-    nothing. The copy is removed again if the registration itself fails.
+    The file is checked first (DESIGN 3c): readable, decodable, a header found, and every
+    column the flow maps present; otherwise RegistryError and nothing is registered. The
+    encoding and worksheet the check settled on are recorded for the loader. The copy is
+    what the loader reads, so moving or editing the original afterwards loses nothing; it
+    is removed again if the registration itself fails.
     """
     if flow["client_account_id"] != scope.client_account_id or (
         flow["engagement_id"] != scope.engagement_id
@@ -203,6 +209,13 @@ def register_import(
     fmt = detect_format(source)
     if sheet_name is not None and fmt != "xlsx":
         raise RegistryError(f"{readable_name(source.name)}: --sheet applies to .xlsx files only")
+    if encoding is not None and fmt == "xlsx":
+        raise RegistryError(f"{readable_name(source.name)}: --encoding applies to text files only")
+    options = SourceOptions(fmt, encoding, sheet_name, tuple(flow["field_mappings"] or ()))
+    try:
+        sniffed = sniff_source(source, readable_name(source.name), options)
+    except UnreadableFileError as error:
+        raise RegistryError(str(error)) from error
     import_id = uuid.uuid4()
     target_dir = imports_root / scope.client_slug / scope.engagement_slug
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +234,8 @@ def register_import(
                 discovery_flow_id=flow["id"],
                 stored_path=str(target),
                 file_format=fmt,
-                sheet_name=sheet_name,
+                sheet_name=sniffed.sheet_name,
+                encoding=sniffed.encoding,
                 source_sha256=sha256_of(target),
             )
             .returning(*data_imports.c)

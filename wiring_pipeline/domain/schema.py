@@ -92,6 +92,7 @@ data_imports = Table(
     Column("rejected_rows", Integer),
     Column("error", Text),
     Column("loaded_at", DateTime(timezone=True)),
+    Column("encoding", Text),
 )
 
 raw_import_records = Table(

@@ -79,7 +79,10 @@ def test_values_are_cleansed_by_kind_into_the_archive(engine, loaded):
         "name": "db-02",
         "asset_type": "database",
         "environment": "test",
-        "_invalid": {"cpu_cores": "four", "memory_gb": "lots"},
+        "_invalid": {
+            "cpu_cores": {"value": "four", "reason": "not an integer"},
+            "memory_gb": {"value": "lots", "reason": "not a number"},
+        },
     }
 
 

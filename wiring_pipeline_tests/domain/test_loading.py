@@ -10,8 +10,7 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.database import partition_transaction
-from wiring_pipeline.domain.loading import load_pending_imports, pending_imports
-from wiring_pipeline.domain.source_files import MAX_CELL_CHARS
+from wiring_pipeline.domain.loading import MAX_CELL_CHARS, load_pending_imports, pending_imports
 from wiring_pipeline_tests.factories import make_flow, make_tenant
 from wiring_pipeline_tests.pipeline_helpers import register
 

@@ -31,7 +31,11 @@ def raw_import_records(
 ) -> MaterializeResult:
     """Every pending import file of the partition, loaded row by row (bad rows kept aside)."""
     with wiring_db.unit_of_work(context.partition_key) as work:
-        results = load_pending_imports(work.conn, work.scope)
+        results = load_pending_imports(
+            work.conn,
+            work.scope,
+            lambda name, rows: context.log.info(f"{name}: {rows:,} rows read"),
+        )
         rows = count_rows(work.conn, work.scope, raw_import_records_table)
     for result in results:
         if result.status == "failed":
@@ -85,6 +89,7 @@ def cleansed_import_records(
             "rejected": MetadataValue.int(result.rejected),
             "without_mappings": MetadataValue.int(result.without_mappings),
             "rejected_by_reason": MetadataValue.json(result.rejected_by_reason),
+            "invalid_values": MetadataValue.json(result.invalid_values),
             **row_count(rows),
         }
     )
