@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from wiring_pipeline.samples.broken_rows import PartitionRows, add_partition
 
@@ -51,8 +51,22 @@ class DefectWorld:
 def _healthy_rows(partition: PartitionRows) -> None:
     for n in range(HEALTHY_PAIRS):
         partition.pair(f"linked-{n}")
-    # A rejected record: processed, no asset, a reason; it violates nothing.
-    partition.raw(cleansed_data=None, processing_notes="Rejected: missing Hostname")
+
+
+def _rejected_at_load(conn: Connection, partition: PartitionRows, row_number: int) -> uuid.UUID:
+    return conn.execute(
+        text(
+            "INSERT INTO migration.import_rejected_rows (client_account_id, engagement_id,"
+            " data_import_id, row_number, reason, raw_text) VALUES (:client_account_id,"
+            " :engagement_id, :data_import_id, :row_number, 'row has 3 fields, the header has 2',"
+            " 'a,b,c') RETURNING id"
+        ),
+        {
+            **partition.scope.as_params(),
+            "data_import_id": partition.data_import_id,
+            "row_number": row_number,
+        },
+    ).scalar_one()
 
 
 def write_defect_world(conn: Connection) -> DefectWorld:
@@ -119,6 +133,13 @@ def write_defect_world(conn: Connection) -> DefectWorld:
     a4 = w.asset("one-way-from-record")
     w.raw(id=r4, asset_id=a4)
     violates("asymmetric_links", a1, a2, r2, r4)
+    # Source rows of the import that became no asset: rejected in cleansing (processed, no
+    # asset, a reason: no wiring defect, but incomplete) and rejected at load.
+    violates(
+        "source_rows_not_in_inventory",
+        w.raw(cleansed_data=None, processing_notes="Rejected: missing Hostname"),
+        _rejected_at_load(conn, w, 1000),
+    )
     w.flush(conn)
 
     violating = {metric: {str(i) for i in row_ids} for metric, row_ids in ids.items()}

@@ -20,11 +20,16 @@ from wiring_pipeline.resources import WiringDatabase
 
 
 def register(
-    engine: Engine, scope: TenantScope, flow: dict, path: Path, sheet_name: str | None = None
+    engine: Engine,
+    scope: TenantScope,
+    flow: dict,
+    path: Path,
+    sheet_name: str | None = None,
+    **options,
 ) -> dict:
     with engine.begin() as conn:
         return register_import(
-            conn, scope, flow, path, path.parent / "imports", sheet_name=sheet_name
+            conn, scope, flow, path, path.parent / "imports", sheet_name=sheet_name, **options
         )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from wiring_pipeline.domain.cleansing import REJECTED_PREFIX
 from wiring_pipeline.domain.tenancy import tenant_filter
 
 Severity = Literal["ERROR", "WARN"]
@@ -241,8 +242,7 @@ _OF_LATEST_IMPORT = (
 def not_in_inventory(name: str, description: str) -> Metric:
     """Source rows of the latest import of each flow that became no asset (DESIGN 3b).
 
-    Counted on two tables: rows rejected at load, and raw records cleansing processed
-    without making an asset of them.
+    Counted on two tables: rows rejected at load, and raw records cleansing rejected.
     """
     return Metric(
         name,
@@ -253,7 +253,8 @@ def not_in_inventory(name: str, description: str) -> Metric:
             Part(REJECTED_ROWS, _OF_LATEST_IMPORT),
             Part(
                 RAW_RECORDS,
-                f"t.is_processed AND t.asset_id IS NULL AND {_OF_LATEST_IMPORT}",
+                f"t.is_processed AND t.asset_id IS NULL "
+                f"AND t.processing_notes LIKE '{REJECTED_PREFIX}%' AND {_OF_LATEST_IMPORT}",
                 f"t.id::text AS id, concat({_SOURCE_FILE}, ', row ', t.row_number, ': ', "
                 "t.processing_notes) AS name, t.created_at",
             ),

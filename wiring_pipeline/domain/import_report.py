@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, text
 
+from wiring_pipeline.domain.cleansing import REJECTED_PREFIX
 from wiring_pipeline.domain.tenancy import TenantScope, tenant_filter
 
 _RECORDS = f"""FROM migration.raw_import_records r
@@ -27,9 +28,9 @@ _REPORT_SQL = text(
                 WHERE {tenant_filter("x")} AND x.data_import_id = d.id
                 GROUP BY 1) AS s) AS rejected_by_reason,
            (SELECT jsonb_object_agg(notes, n) FROM (
-                SELECT coalesce(r.processing_notes, 'no reason recorded') AS notes,
-                       count(*) AS n
+                SELECT r.processing_notes AS notes, count(*) AS n
                 {_RECORDS} AND r.is_processed AND r.asset_id IS NULL
+                  AND r.processing_notes LIKE '{REJECTED_PREFIX}%'
                 GROUP BY 1) AS s) AS rejected_in_cleansing,
            (SELECT jsonb_object_agg(label, n) FROM (
                 SELECT i.key || ': ' || (i.value ->> 'reason') AS label, count(*) AS n

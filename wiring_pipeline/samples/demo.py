@@ -65,6 +65,8 @@ class LegacyDefects:
             "unprocessed_raw_records": self.unprocessed_raw_records + self.assets_linked_one_way,
             "assets_with_orphan_flow_ref": self.assets_with_foreign_flow,
             "asymmetric_links": self.assets_linked_one_way + self.raw_records_linked_one_way,
+            # No import is loaded yet: no source row can have missed the inventory.
+            "source_rows_not_in_inventory": 0,
         }
 
 

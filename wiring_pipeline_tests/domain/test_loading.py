@@ -11,16 +11,20 @@ from sqlalchemy import Engine, text
 
 from wiring_pipeline.database import partition_transaction
 from wiring_pipeline.domain.loading import MAX_CELL_CHARS, load_pending_imports, pending_imports
+from wiring_pipeline.domain.registry import RegistryError
 from wiring_pipeline_tests.factories import make_flow, make_tenant
 from wiring_pipeline_tests.pipeline_helpers import register
 
 KEY = "acme.loading"
 
 
+NAME_ONLY = {"Name": "name"}
+
+
 @pytest.fixture()
 def tenant(engine: Engine):
     scope = make_tenant(engine, KEY)
-    return scope, make_flow(engine, scope)
+    return scope, make_flow(engine, scope, mappings=NAME_ONLY)
 
 
 def load(engine: Engine):
@@ -108,7 +112,8 @@ def test_messy_csv_rows_are_loaded_or_kept_with_their_reason(engine, tenant, tmp
     )
     path = tmp_path / "messy.csv"
     path.write_bytes(content)
-    data_import = register(engine, scope, flow, path)
+    # Said to be UTF-8, the file has a row that is not: that row alone is rejected.
+    data_import = register(engine, scope, flow, path, encoding="utf-8")
     [result] = load(engine)
     assert (result.loaded_rows, result.rejected_rows) == (4, 3)
     rows = raw_rows(engine, data_import["id"])
@@ -145,12 +150,12 @@ def test_jsonl_rows_and_bad_lines(engine, tenant, tmp_path):
         b'{"Name": "db-\xff"}\n'
         b'{"Name": "db-2", "Extra": {"a": 1}}\n'
     )
-    data_import = register(engine, scope, flow, path)
+    data_import = register(engine, scope, flow, path, encoding="utf-8")
     [result] = load(engine)
     assert (result.loaded_rows, result.rejected_rows) == (2, 3)
     assert raw_rows(engine, data_import["id"]) == [
         (1, {"Name": "web-1", "Cores": "4", "Memory": "16", "Up": "true", "Tags": ""}),
-        (5, {"Name": "db-2", "Extra": '{"a": 1}'}),
+        (5, {"Name": "db-2", "Extra.a": "1"}),
     ]
     reasons = [(n, reason.split(":")[0]) for n, reason, _ in rejected(engine, data_import["id"])]
     assert reasons == [
@@ -171,7 +176,7 @@ def _workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
     return path
 
 
-def test_xlsx_first_or_named_sheet(engine, tenant, tmp_path):
+def test_xlsx_named_sheet_or_the_visible_one_with_the_mapped_columns(engine, tenant, tmp_path):
     scope, flow = tenant
     path = _workbook(
         tmp_path / "export.xlsx",
@@ -182,64 +187,87 @@ def test_xlsx_first_or_named_sheet(engine, tenant, tmp_path):
                 ["web-1", 4, " Production "],
                 [None, None, None],  # an empty row is not a row
                 ["db-2", 2.0, None],
-                ["too", 1, "Test", "extra"],
+                ["three", 1, "Test", "in an unnamed column"],  # ignored with its column
             ],
         },
     )
     named = register(engine, scope, flow, path, sheet_name="CMDB Export")
-    first = register(engine, scope, flow, path)
+    chosen = register(engine, scope, flow, path)
+    assert chosen["sheet_name"] == "CMDB Export"
     results = {r.data_import_id: r for r in load(engine)}
-    assert (results[named["id"]].loaded_rows, results[named["id"]].rejected_rows) == (2, 1)
-    assert raw_rows(engine, named["id"]) == [
-        (1, {"Name": "web-1", "Cores": "4", "Env": " Production "}),
-        (2, {"Name": "db-2", "Cores": "2", "Env": ""}),
-    ]
-    assert rejected(engine, named["id"])[0][:2] == (3, "row has 4 fields, the header has 3")
-    assert raw_rows(engine, first["id"]) == [(1, {"Remark": "not the data"})]
+    for data_import in (named, chosen):
+        result = results[data_import["id"]]
+        assert (result.loaded_rows, result.rejected_rows) == (3, 0)
+        assert raw_rows(engine, data_import["id"]) == [
+            (1, {"Name": "web-1", "Cores": "4", "Env": " Production "}),
+            (2, {"Name": "db-2", "Cores": "2", "Env": ""}),
+            (3, {"Name": "three", "Cores": "1", "Env": "Test"}),
+        ]
 
 
-def test_unreadable_files_fail_their_import_and_load_nothing(engine, tenant, tmp_path):
+@pytest.mark.parametrize(
+    ("name", "content", "options", "fragment"),
+    [
+        ("picture.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", {}, "not a text file"),
+        ("empty.csv", b"", {}, "the file is empty or has no header row"),
+        ("broken.xlsx", b"PK\x03\x04 not really a workbook", {}, "not a readable .xlsx workbook"),
+        (
+            "sheets.xlsx",
+            None,
+            {"sheet_name": "Nope"},
+            "no worksheet 'Nope' (the workbook has: Data",
+        ),
+        (
+            "garbage.jsonl",
+            b"this is not json\nneither is this\n",
+            {},
+            "not a JSON file of objects: row 1",
+        ),
+        ("other.csv", b"Host,Env\nx,y\n", {}, "mapped column 'Name' is not in the header"),
+        ("codec.csv", b"Name\nx\n", {"encoding": "klingon"}, "unknown encoding 'klingon'"),
+    ],
+)
+def test_files_that_cannot_be_loaded_are_refused_at_import(
+    engine, tenant, tmp_path, name, content, options, fragment
+):
     scope, flow = tenant
-    good = tmp_path / "good.csv"
-    good.write_text("Name,Env\nweb-1,Production\n", encoding="utf-8")
-    files = {
-        "missing.csv": (b"Name\nx\n", None),
-        "picture.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", None),
-        "empty.csv": (b"", None),
-        "broken.xlsx": (b"PK\x03\x04 not really a workbook", None),
-        "sheets.xlsx": (None, "No Such Sheet"),
-        "garbage.jsonl": (b"this is not json\n{}\n", None),
-    }
+    path = tmp_path / name
+    if content is None:
+        _workbook(path, {"Data": [["Name"], ["x"]]})
+    else:
+        path.write_bytes(content)
+    with pytest.raises(RegistryError) as refused:
+        register(engine, scope, flow, path, **options)
+    assert fragment in str(refused.value) and "\n" not in str(refused.value)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM migration.data_imports")).scalar() == 0
+    assert not (tmp_path / "imports").exists() or not any((tmp_path / "imports").rglob("*.*"))
+
+
+def test_a_stored_file_that_turns_unreadable_fails_its_import_and_loads_nothing(
+    engine, tenant, tmp_path
+):
+    scope, flow = tenant
     registered = {}
-    for name, (content, sheet) in files.items():
+    for name in ("missing.csv", "broken.csv", "good.csv"):
         path = tmp_path / name
-        if content is None:
-            _workbook(path, {"Data": [["Name"], ["x"]]})
-        else:
-            path.write_bytes(content)
-        registered[name] = register(engine, scope, flow, path, sheet_name=sheet)
+        path.write_text("Name,Env\nweb-1,Production\n", encoding="utf-8")
+        registered[name] = register(engine, scope, flow, path)
     Path(registered["missing.csv"]["stored_path"]).unlink()
-    good_import = register(engine, scope, flow, good)
+    Path(registered["broken.csv"]["stored_path"]).write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
 
     results = {r.filename: r for r in load(engine)}
 
     assert results["good.csv"].status == "loaded" and results["good.csv"].loaded_rows == 1
-    expected_errors = {
+    for name, fragment in {
         "missing.csv": "is missing",
-        "picture.csv": "the header is not UTF-8 text",
-        "empty.csv": "the file is empty or has no header row",
-        "broken.xlsx": "not a readable .xlsx workbook",
-        "sheets.xlsx": "no worksheet 'No Such Sheet' (the workbook has: Data)",
-        "garbage.jsonl": "not a JSON Lines file: line 1 is not JSON",
-    }
-    for name, fragment in expected_errors.items():
-        result = results[name]
+        "broken.csv": "the header is not readable text",
+    }.items():
         stored = import_row(engine, registered[name]["id"])
-        assert result.status == stored.status == "failed", name
+        assert results[name].status == stored.status == "failed", name
         assert fragment in stored.error and stored.error.startswith(name), stored.error
         assert raw_rows(engine, registered[name]["id"]) == []
         assert rejected(engine, registered[name]["id"]) == []
-    assert raw_rows(engine, good_import["id"]) == [(1, {"Name": "web-1", "Env": "Production"})]
 
 
 def test_a_file_is_loaded_once(engine, tenant, tmp_path):
@@ -258,7 +286,7 @@ def test_pending_imports_by_partition(engine, tenant, tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("Name\nx\n", encoding="utf-8")
     first = register(engine, scope, flow, path)
-    second = register(engine, other, make_flow(engine, other), path)
+    second = register(engine, other, make_flow(engine, other, mappings=NAME_ONLY), path)
     with engine.connect() as conn:
         assert pending_imports(conn) == [(KEY, first["id"]), ("globex.loading", second["id"])]
     load(engine)

@@ -55,7 +55,7 @@ def test_find_flow_by_flow_id_id_or_name_within_the_partition(engine):
 
 def test_register_import_keeps_a_copy(engine, tmp_path):
     scope = make_tenant(engine, "acme.dc-exit")
-    flow = make_flow(engine, scope)
+    flow = make_flow(engine, scope, mappings={"Asset Name": "name", "CI Class": "asset_type"})
     source = tmp_path / "export.csv"
     source.write_text("Asset Name,CI Class\nsrv1,Server\n", encoding="utf-8")
     with partition_transaction(engine, "acme.dc-exit") as work:
@@ -86,3 +86,5 @@ def test_register_import_refuses_bad_files_and_foreign_flows(engine, tmp_path):
             registry.register_import(conn, scope, foreign_flow, good, tmp_path / "store")
         with pytest.raises(registry.RegistryError, match="--sheet applies to .xlsx"):
             registry.register_import(conn, scope, flow, good, tmp_path / "store", sheet_name="S")
+        with pytest.raises(registry.RegistryError, match="mapped column 'Asset Name' is not"):
+            registry.register_import(conn, scope, flow, good, tmp_path / "store")

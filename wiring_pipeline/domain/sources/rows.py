@@ -101,6 +101,8 @@ def match_mapped_columns(names: list[str], mapped: Iterable[str]) -> tuple[dict[
 
 def _closest(wanted: str, names: list[str]) -> str:
     present = [name for name in names if name]
+    if not present:
+        return " (it has no columns)"
     by_fold = {name.casefold(): name for name in present}
     close = difflib.get_close_matches(wanted.casefold(), list(by_fold), n=1, cutoff=0.5)
     if close:
