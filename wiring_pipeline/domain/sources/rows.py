@@ -119,7 +119,7 @@ def with_mapped_keys(header: Header, mapped: Iterable[str], filename: str, stric
     """
     positions, problems = match_mapped_columns(header.names, mapped)
     if problems and strict:
-        raise MappedColumnError(f"{filename}: {problems[0]}")
+        raise MappedColumnError(f"{filename}: {'; '.join(problems)}")
     keys = list(header.keys)
     for position, wanted in positions.items():
         if keys[position] != wanted and wanted not in keys:

@@ -54,7 +54,12 @@ def test_pending_imports_request_runs_with_stable_run_keys(engine, instance, tmp
     imports = {}
     for key in ("acme.dc-exit", "globex.erp-move"):
         scope = make_tenant(engine, key)
-        imports[key] = register(engine, scope, make_flow(engine, scope), path)["id"]
+        flow = make_flow(
+            engine,
+            scope,
+            mappings={"Asset Name": "name", "CI Class": "asset_type", "Environment": "environment"},
+        )
+        imports[key] = register(engine, scope, flow, path)["id"]
     instance.add_dynamic_partitions(tenant_engagements.name, ["acme.dc-exit"])
 
     first = tick(pending_imports_sensor, instance)
