@@ -83,19 +83,26 @@ def test_accented_values_reach_the_inventory_decoded(engine, tmp_path):
     assert health.metrics["source_rows_not_in_inventory"] == 0
 
 
-def test_numbers_in_local_spellings(engine, tmp_path):
-    shape = export_shapes.decimal_commas(tmp_path)
+def run_shape(engine: Engine, shape: export_shapes.Shape, columns: str):
+    """Register and run a shape; its cleansing result and, per asset, `columns` and the
+    archive's `_invalid` (as `invalid`)."""
     scope = make_tenant(engine, KEY)
     register(engine, scope, make_flow(engine, scope, mappings=shape.mappings), shape.path)
     _, cleansed, _ = run_stages(engine, KEY)
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT a.name, a.memory_gb, c.cleansed_values -> '_invalid' AS invalid"
+                f"SELECT {columns}, c.cleansed_values -> '_invalid' AS invalid"
                 " FROM migration.assets a JOIN migration.cleansed_record_archive c"
                 " ON c.raw_import_record_id = a.raw_import_records_id ORDER BY a.name"
             )
         ).all()
+    return cleansed, rows
+
+
+def test_numbers_in_local_spellings(engine, tmp_path):
+    shape = export_shapes.decimal_commas(tmp_path)
+    cleansed, rows = run_shape(engine, shape, "a.name, a.memory_gb")
     memory = {row.name: (row.memory_gb, row.invalid) for row in rows}
     assert {name: float(m) for name, (m, _) in memory.items() if m is not None} == {
         "srv-1": 7.5,
@@ -117,18 +124,7 @@ def test_numbers_in_local_spellings(engine, tmp_path):
 
 def test_excel_errors_and_merged_cells_in_the_inventory(engine, tmp_path):
     shape = export_shapes.messy_workbook(tmp_path)
-    scope = make_tenant(engine, KEY)
-    register(engine, scope, make_flow(engine, scope, mappings=shape.mappings), shape.path)
-    _, cleansed, _ = run_stages(engine, KEY)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT a.name, a.environment, a.memory_gb, a.cpu_cores,"
-                " c.cleansed_values -> '_invalid' AS invalid"
-                " FROM migration.assets a JOIN migration.cleansed_record_archive c"
-                " ON c.raw_import_record_id = a.raw_import_records_id ORDER BY a.name"
-            )
-        ).all()
+    cleansed, rows = run_shape(engine, shape, "a.name, a.environment, a.memory_gb, a.cpu_cores")
     assert [(r.name, r.environment, r.cpu_cores) for r in rows] == [
         ("srv-1", "production", 8),
         ("srv-2", "production", 2),
