@@ -50,6 +50,10 @@ class Header:
     #: Each name as the file spells it (trimmed), for matching the mapped columns.
     names: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Asked once per row: whether some column is ignored (a clean header ignores none).
+        object.__setattr__(self, "ignores", None in self.keys)
+
 
 def make_header(cells: Iterable[str], filename: str) -> Header:
     """Trimmed names; unnamed columns ignored; repeats made unique (`Notes`, `Notes_2`)."""
@@ -140,7 +144,10 @@ def row_from_cells(
         return rejected(
             row_number, f"row has {len(values)} fields, the header has {width}", raw_text
         )
-    cells = {key: value for key, value in zip(header.keys, values) if key is not None}
+    if header.ignores:
+        cells = {key: value for key, value in zip(header.keys, values) if key is not None}
+    else:
+        cells = dict(zip(header.keys, values))
     problem = cell_problem(cells, encoding)
     if problem:
         return rejected(row_number, problem, raw_text)
