@@ -17,7 +17,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0008_import_encoding"
+        assert database.current_revision(engine) == "0009_api_tokens_and_row_security"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         database.downgrade(engine, "base")
@@ -31,7 +31,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0008_import_encoding"
+        assert database.current_revision(engine) == "0009_api_tokens_and_row_security"
     finally:
         engine.dispose()
 

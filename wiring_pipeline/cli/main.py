@@ -21,6 +21,8 @@ from wiring_pipeline.cli.health import health
 from wiring_pipeline.cli.inventory import inventory
 from wiring_pipeline.cli.registry import flow, import_file, tenant
 from wiring_pipeline.cli.run import run
+from wiring_pipeline.cli.serve import serve
+from wiring_pipeline.cli.token import token
 from wiring_pipeline.domain.errors import RetryLaterError, UserInputError
 
 
@@ -63,5 +65,7 @@ for command in (
     demo,
     dev,
     bench,
+    serve,
+    token,
 ):
     cli.add_command(command)

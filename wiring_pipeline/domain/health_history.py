@@ -133,3 +133,33 @@ def record_snapshot(
         )
 
     return RecordedHealth(health, snapshot(""), snapshot("previous_"), snapshot("baseline_"))
+
+
+@dataclass(frozen=True)
+class LatestHealth:
+    partition_key: str
+    measured_at: datetime
+    metrics: dict[str, int]
+    health_status: str
+
+
+# The newest snapshot of every partition in one statement, each found through the
+# tenant-leading (client_account_id, engagement_id, id) index.
+_LATEST_SQL = text(
+    """
+    SELECT DISTINCT ON (client_account_id, engagement_id)
+           partition_key, measured_at, metrics, health_status
+    FROM migration.wiring_health_snapshots
+    ORDER BY client_account_id, engagement_id, id DESC
+    """
+)
+
+
+def latest_snapshots(conn: Connection) -> list[LatestHealth]:
+    """Every partition's latest measurement, for fleet-wide monitoring, in key order."""
+    rows = conn.execute(_LATEST_SQL).all()
+    latest = [
+        LatestHealth(row.partition_key, row.measured_at, dict(row.metrics), row.health_status)
+        for row in rows
+    ]
+    return sorted(latest, key=lambda snapshot: snapshot.partition_key)

@@ -17,6 +17,9 @@ from wiring_pipeline.domain.tenancy import TenantScope
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
+#: The phase of an asset that is gone from the source (re-imports, DESIGN 3a); until
+#: re-imports retire anything, excluding it excludes nothing.
+RETIRED_PHASE = "retired"
 
 _COLUMNS = (
     assets.c.id,
@@ -80,8 +83,10 @@ def list_inventory_assets(
     all_methods: bool = False,
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
+    include_retired: bool = False,
 ) -> InventoryPage:
-    """One page of the partition's inventory assets, oldest first."""
+    """One page of the partition's current inventory assets (retired ones too on request),
+    oldest first."""
     if page < 1:
         raise InventoryListingError(f"page {page} is invalid: pages start at 1")
     size, notice = cap_page_size(page_size)
@@ -91,6 +96,8 @@ def list_inventory_assets(
     ]
     if not all_methods:
         conditions.append(assets.c.discovery_method == "flow_based")
+    if not include_retired:
+        conditions.append(assets.c.current_phase.is_distinct_from(RETIRED_PHASE))
     total = conn.execute(select(func.count()).select_from(assets).where(*conditions)).scalar_one()
     rows = conn.execute(
         select(*_COLUMNS)

@@ -210,3 +210,17 @@ backfill_audit = Table(
     Column("new_value", JSONB),
     Column("changed_at", DateTime(timezone=True), nullable=False),
 )
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _uuid_primary_key(),
+    Column("name", Text),
+    Column("scope_kind", Text, nullable=False),
+    Column("scope_client_account_id", Uuid),
+    Column("scope_engagement_id", Uuid),
+    Column("token_sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=FetchedValue()),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)

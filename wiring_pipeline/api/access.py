@@ -1,0 +1,111 @@
+"""Who may read what, and the transaction every API read runs in.
+
+Two walls. The first is the token's scope, checked from the partition key alone (so a
+403 says nothing about whether the partition exists). The second is PostgreSQL: each read
+runs in its own transaction that sets the request's tenant with `set_config(..., true)`
+and switches to the non-owner `wiring_api` role with `SET LOCAL ROLE`, whose row-level
+security policies show only that tenant's rows; both end with the transaction, so a
+pooled connection goes back as it came. The whole read happens before a response is
+sent: a slow or vanished client never holds a database connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection, Engine, text
+
+from wiring_pipeline import database
+from wiring_pipeline.domain.api_tokens import Principal, authenticate
+from wiring_pipeline.domain.tenancy import (
+    PartitionKeyError,
+    TenantScope,
+    UnknownTenantError,
+    parse_partition_key,
+    resolve_scope,
+)
+
+#: The role the API's queries run as (created by revision 0009, with its policies).
+API_ROLE = "wiring_api"
+#: An API read is an index lookup or a page: bound it well below a pipeline step.
+LOCK_TIMEOUT_MS = 2_000
+STATEMENT_TIMEOUT_MS = 60_000
+
+_bearer = HTTPBearer(auto_error=False, description="`wiring-pipeline token create` prints one")
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def _refuse(status: int, detail: str) -> HTTPException:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return HTTPException(status_code=status, detail=detail, headers=headers)
+
+
+def current_principal(
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    engine: Engine = Depends(engine_of),
+) -> Principal:
+    """The token's principal, in a short transaction of its own (which records the use)."""
+    if credentials is None:
+        raise _refuse(401, "a bearer token is required")
+    with database.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
+        principal = authenticate(conn, credentials.credentials)
+    if principal is None:
+        raise _refuse(401, "the token is unknown or revoked")
+    return principal
+
+
+def admin_principal(principal: Principal = Depends(current_principal)) -> Principal:
+    if not principal.scope.is_admin:
+        raise _refuse(403, "an admin token is required")
+    return principal
+
+
+def enter_api_role(conn: Connection, scope: TenantScope | None) -> None:
+    """Make the rest of the transaction run as the API role, seeing `scope`'s rows only
+    (every partition's health snapshots when `scope` is None: an admin's fleet view)."""
+    conn.execute(
+        text(
+            "SELECT set_config('wiring.client_account_id', :client, true),"
+            " set_config('wiring.engagement_id', :engagement, true),"
+            " set_config('wiring.all_tenants', :all_tenants, true)"
+        ),
+        {
+            "client": str(scope.client_account_id) if scope else "",
+            "engagement": str(scope.engagement_id) if scope else "",
+            "all_tenants": "off" if scope else "on",
+        },
+    )
+    conn.execute(text(f"SET LOCAL ROLE {API_ROLE}"))
+
+
+@contextmanager
+def partition_read(engine: Engine, principal: Principal, key: str) -> Iterator[database.UnitOfWork]:
+    """A read of one partition: 422 for a malformed key, 403 outside the token's scope
+    (whether or not the partition exists), 404 for an unknown partition inside it."""
+    try:
+        parsed = parse_partition_key(key)
+    except PartitionKeyError as error:
+        raise _refuse(422, str(error)) from error
+    if not principal.scope.allows(parsed):
+        raise _refuse(403, "the token has no access to this partition")
+    with database.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
+        try:
+            scope = resolve_scope(conn, key)
+        except UnknownTenantError as error:
+            raise _refuse(404, str(error)) from error
+        enter_api_role(conn, scope)
+        yield database.UnitOfWork(conn, scope)
+
+
+@contextmanager
+def fleet_read(engine: Engine) -> Iterator[Connection]:
+    """A read across partitions for an admin: only what the policies open to every tenant."""
+    with database.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
+        enter_api_role(conn, None)
+        yield conn
