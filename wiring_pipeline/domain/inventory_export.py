@@ -93,10 +93,14 @@ def inventory_frame(
 def _neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Text that starts like a formula gets a leading apostrophe, as spreadsheets show it."""
     safe = frame.copy()
-    for column in safe.select_dtypes(include="object").columns:
-        safe[column] = safe[column].map(
-            lambda v: f"'{v}" if isinstance(v, str) and _FORMULA.match(v) else v
-        )
+    for column in safe.columns:
+        values = safe[column]
+        if not (pd.api.types.is_string_dtype(values) or pd.api.types.is_object_dtype(values)):
+            continue
+        text_values = values.astype("string")
+        risky = text_values.str.match(_FORMULA.pattern, na=False).astype(bool)
+        if risky.any():
+            safe[column] = values.astype(object).where(~risky, "'" + text_values)
     return safe
 
 

@@ -1,0 +1,79 @@
+"""`token` and `inventory export` as a user types them."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+from click.testing import CliRunner
+
+from wiring_pipeline.cli.main import cli
+from wiring_pipeline.domain.inventory_export import PROVENANCE_COLUMNS
+from wiring_pipeline_tests.defects import BROKEN_KEY, build_defect_world
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_token_create_list_revoke(engine):
+    build_defect_world(engine)
+    created = run("token", "create", "--partition", BROKEN_KEY, "--name", "grafana")
+    assert created.exit_code == 0, created.output
+    issued = json.loads(created.stdout)
+    assert set(issued) == {"id", "token", "scope"} and issued["scope"] == f"partition:{BROKEN_KEY}"
+    assert json.loads(run("token", "create", "--client", "defect").stdout)["scope"] == (
+        "client:defect"
+    )
+    listed = json.loads(run("token", "list").stdout)
+    assert [t["name"] for t in listed] == ["grafana", None]
+    assert issued["token"] not in run("token", "list").stdout
+    revoked = run("token", "revoke", issued["id"])
+    assert revoked.exit_code == 0 and json.loads(revoked.stdout)["revoked_at"] is not None
+
+
+def test_token_bad_input_exits_2(engine):
+    build_defect_world(engine)
+    for args in (
+        ["create"],
+        ["create", "--admin", "--client", "defect"],
+        ["create", "--partition", "defect.nowhere"],
+        ["create", "--partition", "no-dot"],
+        ["create", "--client", "nobody"],
+        ["revoke", "not-a-uuid"],
+        ["revoke", "00000000-0000-0000-0000-000000000000"],
+    ):
+        result = run("token", *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith("Error:") and "Traceback" not in result.output
+
+
+def test_inventory_export_csv_and_xlsx(engine, tmp_path):
+    world = build_defect_world(engine)
+    csv = run("inventory", "export", "--partition", BROKEN_KEY)
+    assert csv.exit_code == 0, csv.output
+    frame = pd.read_csv(io.BytesIO(csv.stdout_bytes), encoding="utf-8-sig")
+    assert set(PROVENANCE_COLUMNS) <= set(frame.columns)
+    assert len(frame) == len(world.broken.assets)  # every method, broken links included
+    target = tmp_path / "inventory.xlsx"
+    xlsx = run(
+        "inventory", "export", "--partition", BROKEN_KEY, "--format", "xlsx", "-o", str(target)
+    )
+    assert xlsx.exit_code == 0, xlsx.output
+    sheet = pd.read_excel(target, sheet_name="inventory")
+    assert sorted(sheet["asset_id"]) == sorted(frame["asset_id"])
+
+
+def test_inventory_export_bad_input_exits_2(engine, tmp_path):
+    build_defect_world(engine)
+    for args in (
+        ["--partition", "no-dot"],
+        ["--partition", "defect.nowhere"],
+        ["--partition", BROKEN_KEY, "--format", "xlsx"],
+        ["--partition", BROKEN_KEY, "--format", "pdf"],
+        [],
+    ):
+        result = run("inventory", "export", *args)
+        assert result.exit_code == 2, (args, result.output)
+    assert run("inventory").exit_code == 2
