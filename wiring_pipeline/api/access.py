@@ -3,7 +3,7 @@
 Two walls. The first is the token's scope, checked from the partition key alone (so a
 403 says nothing about whether the partition exists). The second is PostgreSQL: each read
 runs in its own transaction that sets the request's tenant with `set_config(..., true)`
-and switches to the non-owner `wiring_api` role with `SET LOCAL ROLE`, whose row-level
+and switches to the non-owner `wiring_api` role (`SET LOCAL ROLE`), whose row-level
 security policies show only that tenant's rows; both end with the transaction, so a
 pooled connection goes back as it came. The whole read happens before a response is
 sent: a slow or vanished client never holds a database connection.
@@ -46,55 +46,56 @@ def _refuse(status: int, detail: str) -> HTTPException:
     return HTTPException(status_code=status, detail=detail, headers=headers)
 
 
-def current_principal(
+def bearer_token(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    engine: Engine = Depends(engine_of),
-) -> Principal:
-    """The token's principal, in a short transaction of its own (which records the use)."""
+) -> str:
+    """The presented token (checked against the database in the request's transaction)."""
     if credentials is None:
         raise _refuse(401, "a bearer token is required")
-    with database.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
-        principal = authenticate(conn, credentials.credentials)
+    return credentials.credentials
+
+
+def _authenticate(conn: Connection, token: str) -> Principal:
+    principal = authenticate(conn, token)
     if principal is None:
         raise _refuse(401, "the token is unknown or revoked")
     return principal
 
 
-def admin_principal(principal: Principal = Depends(current_principal)) -> Principal:
-    if not principal.scope.is_admin:
-        raise _refuse(403, "an admin token is required")
-    return principal
-
-
 def enter_api_role(conn: Connection, scope: TenantScope | None) -> None:
     """Make the rest of the transaction run as the API role, seeing `scope`'s rows only
-    (every partition's health snapshots when `scope` is None: an admin's fleet view)."""
+    (every partition's health snapshots when `scope` is None: an admin's fleet view).
+
+    One statement: `set_config('role', ..., true)` is `SET LOCAL ROLE`."""
     conn.execute(
         text(
             "SELECT set_config('wiring.client_account_id', :client, true),"
             " set_config('wiring.engagement_id', :engagement, true),"
-            " set_config('wiring.all_tenants', :all_tenants, true)"
+            " set_config('wiring.all_tenants', :all_tenants, true),"
+            " set_config('role', :role, true)"
         ),
         {
             "client": str(scope.client_account_id) if scope else "",
             "engagement": str(scope.engagement_id) if scope else "",
             "all_tenants": "off" if scope else "on",
+            "role": API_ROLE,
         },
     )
-    conn.execute(text(f"SET LOCAL ROLE {API_ROLE}"))
 
 
 @contextmanager
-def partition_read(engine: Engine, principal: Principal, key: str) -> Iterator[database.UnitOfWork]:
-    """A read of one partition: 422 for a malformed key, 403 outside the token's scope
-    (whether or not the partition exists), 404 for an unknown partition inside it."""
-    try:
-        parsed = parse_partition_key(key)
-    except PartitionKeyError as error:
-        raise _refuse(422, str(error)) from error
-    if not principal.scope.allows(parsed):
-        raise _refuse(403, "the token has no access to this partition")
+def partition_read(engine: Engine, token: str, key: str) -> Iterator[database.UnitOfWork]:
+    """A read of one partition, in one transaction with its access check: 401 for a bad
+    token, then 422 for a malformed key, 403 outside the token's scope (whether or not the
+    partition exists), 404 for an unknown partition inside it."""
     with database.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
+        principal = _authenticate(conn, token)
+        try:
+            parsed = parse_partition_key(key)
+        except PartitionKeyError as error:
+            raise _refuse(422, str(error)) from error
+        if not principal.scope.allows(parsed):
+            raise _refuse(403, "the token has no access to this partition")
         try:
             scope = resolve_scope(conn, key)
         except UnknownTenantError as error:
@@ -104,8 +105,11 @@ def partition_read(engine: Engine, principal: Principal, key: str) -> Iterator[d
 
 
 @contextmanager
-def fleet_read(engine: Engine) -> Iterator[Connection]:
-    """A read across partitions for an admin: only what the policies open to every tenant."""
+def fleet_read(engine: Engine, token: str) -> Iterator[Connection]:
+    """A read across partitions for an admin token (403 for any other): only what the
+    policies open to every tenant."""
     with database.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
+        if not _authenticate(conn, token).scope.is_admin:
+            raise _refuse(403, "an admin token is required")
         enter_api_role(conn, None)
         yield conn

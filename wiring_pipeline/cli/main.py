@@ -7,6 +7,7 @@ import click
 from wiring_pipeline import settings
 from wiring_pipeline.cli.backfill import backfill
 from wiring_pipeline.cli.bench import bench
+from wiring_pipeline.cli.bench_api import bench_api
 from wiring_pipeline.cli.common import (
     EXIT_INTERRUPTED,
     INTERRUPTED_MESSAGE,
@@ -65,6 +66,7 @@ for command in (
     demo,
     dev,
     bench,
+    bench_api,
     serve,
     token,
 ):

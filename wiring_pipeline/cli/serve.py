@@ -6,8 +6,8 @@ import click
 from alembic.script import ScriptDirectory
 
 from wiring_pipeline import database
-from wiring_pipeline.resources import embedded
 from wiring_pipeline.cli.common import BadInput, engine
+from wiring_pipeline.resources import embedded
 
 
 @click.command()

@@ -1,0 +1,72 @@
+"""`wiring-pipeline bench-api`: the HTTP API under concurrent load, on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+
+@click.command("bench-api")
+@click.option("--requests", "-n", type=int, default=10_000, show_default=True)
+@click.option("--clients", "-c", type=int, default=50, show_default=True)
+@click.option("--big-records", type=int, default=1_000_000, show_default=True)
+@click.option("--max-seconds", type=float, default=900, show_default=True, help="Stop here.")
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write every figure to this file as JSON.",
+)
+@click.option("--keep", is_flag=True, help="Keep the benchmark database afterwards.")
+def bench_api(
+    requests: int,
+    clients: int,
+    big_records: int,
+    max_seconds: float,
+    json_file: Path | None,
+    keep: bool,
+) -> None:
+    """Serve a throwaway database on loopback and read it with concurrent clients.
+
+    Health and asset pages of a 1 000-asset partition beside one of --big-records assets;
+    exits 1 if any request failed.
+    """
+    from wiring_pipeline.api.load_test import run_load_test, write_figures
+
+    console = Console(stderr=True)
+    figures = run_load_test(
+        requests=requests,
+        clients=clients,
+        big_records=big_records,
+        max_seconds=max_seconds,
+        keep=keep,
+        progress=lambda label: console.log(label),
+    )
+    if json_file is not None:
+        write_figures(json_file, figures)
+    table = Table(
+        title=f"{figures['requests']:,} requests, {figures['clients']} clients, "
+        f"{figures['requests_per_second']:,} req/s, beside {figures['big_partition_assets']:,}"
+        " assets"
+    )
+    for column in ("route", "requests", "errors", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="left" if column == "route" else "right")
+    rows = {
+        **figures["routes"],
+        "big first page (seq.)": figures["big_partition_first_page_sequential"],
+    }
+    for name, route in rows.items():
+        table.add_row(
+            name,
+            f"{route['requests']:,}",
+            str(sum(route["errors"].values())),
+            str(route["p50_ms"]),
+            str(route["p99_ms"]),
+            str(route["max_ms"]),
+        )
+    Console().print(table)
+    if figures["errors"] or figures["requests"] < figures["requested"]:
+        raise SystemExit(1)
