@@ -34,6 +34,7 @@ SELECT create_distributed_table('migration.backfill_runs', 'client_account_id',
 SELECT create_distributed_table('migration.backfill_audit', 'client_account_id',
                                 colocate_with => 'migration.engagements');
 
--- migration.alembic_version stays a local table on the coordinator.
+-- migration.alembic_version stays a local table on the coordinator, and so does
+-- migration.api_tokens (the HTTP API's token hashes: an admin token belongs to no tenant).
 -- Then run wiring_constraints_job (or `wiring-pipeline constraints --validate`): it adds the
 -- tenant-scoped link foreign keys NOT VALID and validates them, now across shards.
