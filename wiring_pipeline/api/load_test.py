@@ -119,6 +119,9 @@ def seed_partition(conn: Connection, key: str, records: int) -> None:
     params = {**scope.as_params(), "records": records, "flow_row_id": flow["id"]}
     for statement in _SEED_SQL:
         conn.execute(text(statement), params)
+        # Plan the next statement for the rows just written, not for an empty tenant
+        # (stale statistics make the UPDATE ... FROM a quadratic nested loop).
+        conn.execute(text("ANALYZE migration.raw_import_records, migration.assets"))
 
 
 def _free_port() -> int:

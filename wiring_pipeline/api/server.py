@@ -12,6 +12,10 @@ APPLICATION_NAME = "wiring-pipeline-api"
 #: Connections the API may hold; requests beyond them wait for one (at most POOL_TIMEOUT s).
 POOL_SIZE = 10
 POOL_TIMEOUT_SECONDS = 30
+#: Longer than clients keep idle connections (httpx: 5 s), so the server is never the side
+#: that closes one just as a client reuses it (a reset request). An idle connection holds
+#: a socket only, never a database connection.
+KEEP_ALIVE_SECONDS = 30
 
 
 def api_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
@@ -35,7 +39,7 @@ def serve(url: str, host: str, port: int, access_log: bool = False) -> None:
             port=port,
             access_log=access_log,
             log_level="info",
-            timeout_keep_alive=5,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         engine.dispose()
