@@ -99,7 +99,8 @@ def partition_read(engine: Engine, token: str, key: str) -> Iterator[database.Un
         try:
             scope = resolve_scope(conn, key)
         except UnknownTenantError as error:
-            raise _refuse(404, str(error)) from error
+            # Not the domain's message: its hints may name another tenant's engagements.
+            raise _refuse(404, f"no partition {key!r}") from error
         enter_api_role(conn, scope)
         yield database.UnitOfWork(conn, scope)
 
