@@ -34,6 +34,7 @@ from wiring_pipeline.domain.errors import UserInputError
 from wiring_pipeline.domain.health import measure_wiring_health
 from wiring_pipeline.domain.health_history import record_snapshot
 from wiring_pipeline.domain.registry import add_flow, add_tenant
+from wiring_pipeline.domain.tenancy import tenant_filter
 from wiring_pipeline.resources import embedded
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS
 
@@ -58,22 +59,21 @@ _SEED_SQL = (
            '{"status": "cleansed", "field_count": 1}', true, now(), 'Linked to: load test'
     FROM generate_series(1, :records) AS n
     """,
-    """
+    f"""
     INSERT INTO migration.assets
         (client_account_id, engagement_id, name, hostname, asset_type, environment,
          discovery_method, discovery_source, discovery_flow_id, raw_import_records_id,
          custom_attributes, source_phase, current_phase)
     SELECT r.client_account_id, r.engagement_id, 'server-' || r.row_number,
            'host-' || r.row_number, 'Server', 'Production', 'flow_based', 'Discovery Flow',
-           :flow_row_id, r.id, '{}', 'discovery', 'discovery'
+           :flow_row_id, r.id, '{{}}', 'discovery', 'discovery'
     FROM migration.raw_import_records r
-    WHERE r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id
+    WHERE {tenant_filter("r")}
     """,
-    """
+    f"""
     UPDATE migration.raw_import_records r SET asset_id = a.id
     FROM migration.assets a
-    WHERE r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id
-      AND a.client_account_id = :client_account_id AND a.engagement_id = :engagement_id
+    WHERE {tenant_filter("r")} AND {tenant_filter("a")}
       AND a.raw_import_records_id = r.id
     """,
 )

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.errors import UserInputError
 from wiring_pipeline.domain.inventory_listing import RETIRED_PHASE
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.tenancy import TenantScope, tenant_filter
 
 ExportFormat = Literal["csv", "xlsx"]
 FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx")
@@ -39,12 +39,6 @@ PROVENANCE_COLUMNS = (
 )
 
 
-def _scoped(alias: str) -> str:
-    return (
-        f"{alias}.client_account_id = :client_account_id AND {alias}.engagement_id = :engagement_id"
-    )
-
-
 _EXPORT_SQL = f"""
 SELECT a.id AS asset_id, a.name, a.asset_type, a.environment, a.hostname, a.ip_address,
        a.operating_system, a.os_version, a.owner, a.location, a.application_name,
@@ -55,12 +49,12 @@ SELECT a.id AS asset_id, a.name, a.asset_type, a.environment, a.hostname, a.ip_a
        a.created_at, a.updated_at
 FROM migration.assets a
 LEFT JOIN migration.raw_import_records r
-       ON {_scoped("r")} AND r.id = a.raw_import_records_id
+       ON {tenant_filter("r")} AND r.id = a.raw_import_records_id
 LEFT JOIN migration.data_imports d
-       ON {_scoped("d")} AND d.id = r.data_import_id
+       ON {tenant_filter("d")} AND d.id = r.data_import_id
 LEFT JOIN migration.discovery_flows f
-       ON {_scoped("f")} AND f.id = a.discovery_flow_id
-WHERE {_scoped("a")}
+       ON {tenant_filter("f")} AND f.id = a.discovery_flow_id
+WHERE {tenant_filter("a")}
   AND (:include_retired OR a.current_phase IS DISTINCT FROM '{RETIRED_PHASE}')
 ORDER BY a.created_at, a.id
 """
