@@ -14,7 +14,7 @@ no row at all. The owner, which the pipeline uses, is untouched: row security is
 never FORCEd, so a table's owner (and a superuser) bypasses it.
 
 Revision ID: 0009_api_tokens_and_row_security
-Revises: 0007_link_named_foreign_keys
+Revises: 0008_import_encoding
 """
 
 from alembic import op
