@@ -8,14 +8,16 @@ touch ./.wiring or a developer's data.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from wiring_pipeline import database
+from wiring_pipeline import database, settings
 from wiring_pipeline.domain.schema import metadata
 from wiring_pipeline.resources import embedded
 
@@ -105,3 +107,15 @@ def engine(migrated_engine: Engine) -> Engine:
     with migrated_engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     return migrated_engine
+
+
+@pytest.fixture()
+def postgres_instance(fresh_database, tmp_path, monkeypatch) -> Iterator[DagsterInstance]:
+    """The project's dagster.yaml (PostgreSQL storage) on a database of this test's own."""
+    storage = make_url(fresh_database()).set(drivername="postgresql+psycopg2")
+    monkeypatch.setenv("WIRING_DAGSTER_STORAGE_URL", storage.render_as_string(False))
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    with DagsterInstance.from_config(str(home)) as instance:
+        yield instance

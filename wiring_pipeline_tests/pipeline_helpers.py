@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from dagster import DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import DagsterInstance, ExecuteInProcessResult, build_sensor_context, materialize
 from sqlalchemy import Engine, text
 
+from wiring_pipeline import settings
 from wiring_pipeline.database import partition_transaction
 from wiring_pipeline.defs.health.assets import wiring_health
 from wiring_pipeline.defs.health.checks import wiring_zero_orphan_checks
+from wiring_pipeline.defs.health.sensors import wiring_check_alert_sensor
 from wiring_pipeline.domain.cleansing import cleanse_open_records
 from wiring_pipeline.domain.inventory import build_inventory
 from wiring_pipeline.domain.loading import load_pending_imports
@@ -68,3 +71,15 @@ def dump_tables(engine: Engine, tables=None) -> dict[str, list[str]]:
             )
             for name in names
         }
+
+
+def tick_alert_sensor(instance: DagsterInstance, cursor: str | None) -> str:
+    """One tick of `wiring_check_alert_sensor`; returns its new cursor."""
+    result = wiring_check_alert_sensor(build_sensor_context(instance=instance, cursor=cursor))
+    return result.cursor
+
+
+def stored_alerts() -> list[dict]:
+    """Every alert in `alerts.jsonl`, oldest first."""
+    path = settings.alerts_file()
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

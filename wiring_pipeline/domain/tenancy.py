@@ -141,15 +141,30 @@ def resolve_scope(conn: Connection, key: str) -> TenantScope:
     return TenantScope(client_id, engagement.id, parsed.client_slug, parsed.engagement_slug)
 
 
+def list_partition_scopes(conn: Connection) -> list[TenantScope]:
+    """Every engagement whose slugs make a valid partition key, resolved, in key order.
+
+    One query for the whole instance: fleet-wide work (the nightly pass, `health --all`,
+    the onboarding sensor) must not resolve thousands of keys one round trip each.
+    """
+    rows = conn.execute(
+        select(
+            client_accounts.c.id,
+            engagements.c.id,
+            client_accounts.c.slug,
+            engagements.c.slug,
+        ).join(engagements, engagements.c.client_account_id == client_accounts.c.id)
+    ).all()
+    scopes = [TenantScope(*row) for row in rows]
+    return sorted(
+        (scope for scope in scopes if is_valid_partition_key(scope.partition_key)),
+        key=lambda scope: scope.partition_key,
+    )
+
+
 def list_partition_keys(conn: Connection) -> list[str]:
     """Every engagement whose slugs make a valid partition key, in key order."""
-    rows = conn.execute(
-        select(client_accounts.c.slug, engagements.c.slug).join(
-            engagements, engagements.c.client_account_id == client_accounts.c.id
-        )
-    ).all()
-    keys = [f"{client}.{engagement}" for client, engagement in rows]
-    return sorted(key for key in keys if is_valid_partition_key(key))
+    return [scope.partition_key for scope in list_partition_scopes(conn)]
 
 
 def is_valid_partition_key(key: str) -> bool:

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Iterator
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
@@ -72,6 +73,22 @@ def check_result(
     metric: Metric, health: WiringHealth, previous: dict[str, int] | None = None
 ) -> AssetCheckResult:
     """The check's verdict with the count and the violating rows a user needs to act."""
+    return AssetCheckResult(**_verdict(metric, health, previous))
+
+
+def check_evaluation(
+    metric: Metric, health: WiringHealth, previous: dict[str, int] | None
+) -> AssetCheckEvaluation:
+    """The same verdict for the partition's check, reported from a run of no partition.
+
+    Not blocking: a partition's failure must not fail the fleet-wide run reporting it.
+    """
+    return AssetCheckEvaluation(
+        **_verdict(metric, health, previous), partition=health.scope.partition_key
+    )
+
+
+def _verdict(metric: Metric, health: WiringHealth, previous: dict[str, int] | None) -> dict:
     count = health.metrics[metric.name]
     samples = (health.samples or {}).get(metric.name, [])
     metadata: dict = {
@@ -83,11 +100,11 @@ def check_result(
     if count:
         metadata["samples"] = MetadataValue.json(samples)
         metadata["sample_rows"] = rows_table(samples, ["id", "name", "created_at"])
-    return AssetCheckResult(
-        check_name=metric.name,
-        asset_key=WIRING_HEALTH_KEY,
-        passed=not metric.fails(count, previous),
-        severity=_severity(metric),
-        description=(f"{count} {metric.description}" if count else f"no {metric.description}"),
-        metadata=metadata,
-    )
+    return {
+        "check_name": metric.name,
+        "asset_key": WIRING_HEALTH_KEY,
+        "passed": not metric.fails(count, previous),
+        "severity": _severity(metric),
+        "description": f"{count} {metric.description}" if count else f"no {metric.description}",
+        "metadata": metadata,
+    }

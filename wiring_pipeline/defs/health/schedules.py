@@ -1,4 +1,5 @@
-"""`nightly_wiring_health`: re-measure every partition's wiring once a night."""
+"""`nightly_wiring_health`: re-measure every partition's wiring once a night, in one
+fleet-wide run (DESIGN 4b)."""
 
 from dagster import (
     DefaultScheduleStatus,
@@ -8,23 +9,21 @@ from dagster import (
     schedule,
 )
 
-from wiring_pipeline.defs.health.jobs import wiring_health_job
+from wiring_pipeline.defs.health.jobs import wiring_health_fleet_job
 from wiring_pipeline.defs.partitions import tenant_engagements
 
 
 @schedule(
     name="nightly_wiring_health",
-    job=wiring_health_job,
+    job=wiring_health_fleet_job,
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
 )
 def nightly_wiring_health(context: ScheduleEvaluationContext):
-    """One run per partition; the run key (partition + tick) makes a retried tick a no-op."""
-    keys = context.instance.get_dynamic_partitions(tenant_engagements.name)
-    if not keys:
+    """One fleet-wide run a night, however many partitions; the run key makes a retried tick a
+    no-op."""
+    if not context.instance.get_dynamic_partitions(tenant_engagements.name):
         return SkipReason("no tenant engagement partitions yet")
     tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
-    return [
-        RunRequest(run_key=f"wiring_health:{key}:{tick}", partition_key=key) for key in sorted(keys)
-    ]
+    return RunRequest(run_key=f"wiring_health_fleet:{tick}")

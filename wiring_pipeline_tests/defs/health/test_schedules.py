@@ -1,4 +1,5 @@
-"""The nightly schedule asks for one wiring_health run per partition; the job carries the checks."""
+"""The nightly schedule asks for one fleet-wide run, however many partitions; the per-partition
+job (launched from the UI) still measures and checks its partition."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime, timezone
 from dagster import RunRequest, SkipReason, build_schedule_context, instance_for_test
 
 from wiring_pipeline.definitions import defs
+from wiring_pipeline.defs.health.jobs import wiring_health_fleet_job, wiring_health_job
 from wiring_pipeline.defs.health.schedules import nightly_wiring_health
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain.health import METRICS
@@ -21,22 +23,22 @@ def evaluate(instance, when=NIGHT):
     )
 
 
-def test_one_run_request_per_partition_with_stable_run_keys():
+def test_one_fleet_run_request_per_night_with_a_stable_run_key():
     with instance_for_test() as instance:
         assert isinstance(evaluate(instance), SkipReason)
-        instance.add_dynamic_partitions(tenant_engagements.name, ["b.two", "a.one"])
-        requests = evaluate(instance)
-        assert all(isinstance(r, RunRequest) for r in requests)
-        assert [r.partition_key for r in requests] == ["a.one", "b.two"]
-        assert [r.run_key for r in requests] == [r.run_key for r in evaluate(instance)]
-        next_night = evaluate(instance, NIGHT.replace(day=27))
-        assert not {r.run_key for r in requests} & {r.run_key for r in next_night}
+        instance.add_dynamic_partitions(tenant_engagements.name, [f"t.e-{n}" for n in range(500)])
+        request = evaluate(instance)
+        assert isinstance(request, RunRequest)
+        assert request.partition_key is None
+        assert request.run_key == evaluate(instance).run_key
+        assert request.run_key != evaluate(instance, NIGHT.replace(day=27)).run_key
+        assert nightly_wiring_health.job_name == wiring_health_fleet_job.name
 
 
-def test_the_scheduled_job_measures_and_checks_the_partition(engine):
+def test_the_per_partition_job_measures_and_checks_the_partition(engine):
     world = build_defect_world(engine)
     key = world.neighbour.scope.partition_key
-    job = defs.resolve_job_def(nightly_wiring_health.job_name)
+    job = defs.resolve_job_def(wiring_health_job.name)
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(tenant_engagements.name, [key])
         result = job.execute_in_process(instance=instance, partition_key=key)

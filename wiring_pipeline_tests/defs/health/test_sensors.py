@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import pytest
-from dagster import DagsterInstance, build_sensor_context
-from sqlalchemy import make_url
 
-from wiring_pipeline import settings
-from wiring_pipeline.defs.health.sensors import AlertCursor, wiring_check_alert_sensor
+from wiring_pipeline.defs.health.sensors import AlertCursor
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain.health import METRICS
 from wiring_pipeline_tests.defects import build_defect_world
-from wiring_pipeline_tests.pipeline_helpers import measure_health
+from wiring_pipeline_tests.pipeline_helpers import measure_health, stored_alerts
+from wiring_pipeline_tests.pipeline_helpers import tick_alert_sensor as tick
 from wiring_pipeline_tests.webhook import dead_url, webhook_receiver
 
 
@@ -26,33 +21,16 @@ def world(engine, tmp_path, monkeypatch):
 
 
 @pytest.fixture()
-def instance(world, fresh_database, tmp_path, monkeypatch):
-    """The project's dagster.yaml (PostgreSQL storage) on a database of this test's own."""
-    storage = make_url(fresh_database()).set(drivername="postgresql+psycopg2")
-    monkeypatch.setenv("WIRING_DAGSTER_STORAGE_URL", storage.render_as_string(False))
-    home = tmp_path / "dagster"
-    home.mkdir()
-    shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    with DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions(
-            tenant_engagements.name,
-            [p.scope.partition_key for p in (world.broken, world.neighbour)],
-        )
-        yield instance
+def instance(world, postgres_instance):
+    postgres_instance.add_dynamic_partitions(
+        tenant_engagements.name,
+        [p.scope.partition_key for p in (world.broken, world.neighbour)],
+    )
+    return postgres_instance
 
 
 #: Checks that fail again on an unchanged count: all but the one judged on growth.
 STILL_FAILING = [m for m in METRICS if m.fails_on == "any"]
-
-
-def tick(instance, cursor):
-    result = wiring_check_alert_sensor(build_sensor_context(instance=instance, cursor=cursor))
-    return result.cursor
-
-
-def stored_alerts():
-    path = settings.alerts_file()
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_one_alert_per_failed_evaluation_across_ticks(world, instance):
