@@ -1,4 +1,4 @@
-"""Fleet-wide health: the same counts as one partition at a time, snapshots for all, changes only."""
+"""Fleet-wide health: the counts of one partition at a time, a snapshot each, changes only."""
 
 from __future__ import annotations
 
