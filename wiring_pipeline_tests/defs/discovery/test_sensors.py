@@ -6,8 +6,10 @@ import pytest
 from dagster import SensorResult, SkipReason, build_sensor_context, instance_for_test
 from sqlalchemy import text
 
+from wiring_pipeline.defs.discovery import sensors as discovery
 from wiring_pipeline.defs.discovery.sensors import pending_imports_sensor, tenant_engagement_sensor
 from wiring_pipeline.defs.partitions import tenant_engagements
+from wiring_pipeline.domain.registry import add_tenant
 from wiring_pipeline.resources import WiringDatabase
 from wiring_pipeline_tests.factories import make_flow, make_tenant
 from wiring_pipeline_tests.pipeline_helpers import register
@@ -75,3 +77,43 @@ def test_pending_imports_request_runs_with_stable_run_keys(engine, instance, tmp
 def test_no_pending_imports_skips(engine, instance):
     make_tenant(engine, "acme.dc-exit")
     assert isinstance(tick(pending_imports_sensor, instance), SkipReason)
+
+
+def test_many_new_engagements_are_added_in_chunks_across_ticks_never_twice(
+    engine, instance, monkeypatch
+):
+    monkeypatch.setattr(discovery, "PARTITIONS_PER_TICK", 20)
+    with engine.begin() as conn:
+        keys = sorted(add_tenant(conn, f"many.e-{n:02d}")[0].partition_key for n in range(50))
+    added: list[str] = []
+    for _ in range(3):
+        [request] = tick(tenant_engagement_sensor, instance).dynamic_partitions_requests
+        # What the daemon does with the request before the next tick.
+        instance.add_dynamic_partitions(tenant_engagements.name, list(request.partition_keys))
+        added += request.partition_keys
+    assert [len(added[:20]), len(added[20:40]), len(added[40:])] == [20, 20, 10]
+    assert added == keys  # each once, in key order
+    assert isinstance(tick(tenant_engagement_sensor, instance), SkipReason)
+
+
+def test_pending_imports_are_requested_a_few_partitions_a_tick_round_the_partitions(
+    engine, instance, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(discovery, "RUNS_PER_TICK", 2)
+    path = tmp_path / "cmdb.csv"
+    path.write_text("Asset Name,CI Class,Environment\nweb-1,Server,Production\n")
+    keys = [f"queue.e-{n}" for n in range(5)]
+    for key in keys:
+        scope = make_tenant(engine, key)
+        register(engine, scope, make_flow(engine, scope), path)
+    instance.add_dynamic_partitions(tenant_engagements.name, keys)
+
+    cursor, requested = None, []
+    for _ in range(3):
+        context = build_sensor_context(
+            instance=instance, cursor=cursor, resources={"wiring_db": WiringDatabase()}
+        )
+        result = pending_imports_sensor(context)
+        requested.append([r.partition_key for r in result.run_requests])
+        cursor = result.cursor
+    assert requested == [keys[0:2], keys[2:4], [keys[4], keys[0]]]
