@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from wiring_pipeline.domain.health import COUNTS_SQL, METRICS, Metric, WiringHealth
+from wiring_pipeline.domain.health import COUNTS_SQL, METRICS, Metric, WiringHealth, sample_rows
 from wiring_pipeline.domain.tenancy import TenantScope
 
 #: Partitions measured per statement: big enough to amortise round trips, small enough
@@ -125,6 +125,20 @@ def measure_and_record(
         },
     )
     return measured
+
+
+def with_samples(
+    conn: Connection, health: WiringHealth, metrics: Sequence[Metric] = METRICS
+) -> WiringHealth:
+    """The measurement with samples of each of `metrics` that is non-zero (detail mode).
+
+    Costs a round trip per non-zero metric, so fleet-wide work asks it only of the few
+    partitions it reports in detail.
+    """
+    samples = {
+        m.name: sample_rows(conn, health.scope, m) for m in metrics if health.metrics[m.name]
+    }
+    return WiringHealth(health.scope, health.metrics, samples)
 
 
 def _health(scope: TenantScope, row) -> WiringHealth:

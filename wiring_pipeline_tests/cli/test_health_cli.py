@@ -38,6 +38,25 @@ def test_health_prints_the_plan_shape_and_exits_by_verdict(engine):
     )
 
 
+def test_health_all_streams_one_line_per_partition_and_filters_the_unhealthy(engine):
+    world = build_defect_world(engine)
+    keys = sorted(p.scope.partition_key for p in (world.broken, world.sibling, world.neighbour))
+
+    lines = run("health", "--all", "--format", "jsonl", "--detail")
+    assert lines.exit_code == 1
+    reports = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert [r["tenant"]["partition_key"] for r in reports] == keys
+    for report in reports:  # each line is what `health --partition KEY --detail` prints
+        alone = run("health", "--partition", report["tenant"]["partition_key"], "--detail")
+        assert report == json.loads(alone.stdout)
+
+    only = run("health", "--all", "--format", "jsonl", "--unhealthy")
+    assert only.exit_code == 1
+    [report] = [json.loads(line) for line in only.stdout.splitlines()]
+    assert report["tenant"]["partition_key"] == world.broken.scope.partition_key
+    assert report["metrics"] == world.expected and report["samples"] is None
+
+
 def test_health_bad_input_exits_2(engine):
     build_defect_world(engine)
     for args in (
@@ -46,6 +65,8 @@ def test_health_bad_input_exits_2(engine):
         ["--partition", "defect.nothing"],
         [],
         ["--all", "--partition", "defect.broken"],
+        ["--partition", "defect.broken", "--unhealthy"],
+        ["--all", "--format", "yaml"],
     ):
         result = run("health", *args)
         assert result.exit_code == 2, args

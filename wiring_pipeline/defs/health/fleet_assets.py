@@ -27,8 +27,13 @@ from sqlalchemy import Connection
 
 from wiring_pipeline.defs.health.checks import check_evaluation
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.fleet_health import Measured, chunked, measure_and_record
-from wiring_pipeline.domain.health import METRICS, WiringHealth, sample_rows
+from wiring_pipeline.domain.fleet_health import (
+    Measured,
+    chunked,
+    measure_and_record,
+    with_samples,
+)
+from wiring_pipeline.domain.health import METRICS
 from wiring_pipeline.domain.tenancy import list_partition_scopes
 from wiring_pipeline.resources import WiringDatabase
 
@@ -79,11 +84,7 @@ def report(conn: Connection, measured: Measured) -> list[AssetCheckEvaluation]:
     changed = measured.changed_metrics()
     if not changed:
         return []
-    health = measured.health
-    samples = {
-        m.name: sample_rows(conn, health.scope, m) for m in changed if health.metrics[m.name]
-    }
-    detailed = WiringHealth(health.scope, health.metrics, samples)
+    detailed = with_samples(conn, measured.health, changed)
     return [check_evaluation(m, detailed, measured.previous) for m in changed]
 
 
