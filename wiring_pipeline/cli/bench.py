@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from wiring_pipeline.bench import scale
 from wiring_pipeline.bench.runner import STAGES, run_bench, step_count
 
 
@@ -21,32 +23,73 @@ from wiring_pipeline.bench.runner import STAGES, run_bench, step_count
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write every figure to this file as JSON.",
 )
+@click.option(
+    "--tenants",
+    type=int,
+    help="Instead: the scale benchmark at N engagements (daemon ticks, nightly pass, health).",
+)
 @click.option("--keep", is_flag=True, help="Keep the benchmark database and files afterwards.")
-def bench(records: int, json_file: Path | None, keep: bool) -> None:
+def bench(records: int, json_file: Path | None, tenants: int | None, keep: bool) -> None:
     """Time each stage on N generated records, beside the SQL floor and the per-row approach.
 
-    Runs on a new database of the configured server, dropped afterwards unless --keep.
+    With --tenants N: seed N engagements and time one daemon tick of every sensor and of
+    the nightly schedule, the nightly pass end to end, and `health --all` (DESIGN 4b).
+    Runs on new databases of the configured server, dropped afterwards unless --keep.
     """
-    progress_console = Console(stderr=True)
+    if tenants is not None:
+        figures = _with_progress(
+            scale.STEPS,
+            lambda progress: scale.run_scale_bench(tenants, keep=keep, progress=progress),
+        )
+        _write(json_file, figures)
+        Console().print(scale_table(figures))
+        return
+    figures = _with_progress(
+        step_count(), lambda progress: run_bench(records, keep=keep, progress=progress)
+    )
+    _write(json_file, figures)
+    Console().print(summary_table(figures))
+    for line in summary_lines(figures):
+        click.echo(line)
+
+
+def _with_progress(steps: int, work: Callable[[Callable[[str], None]], dict]) -> dict:
+    """Run `work` with a progress bar on stderr."""
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description:<42}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=progress_console,
+        console=Console(stderr=True),
     ) as bar:
-        task = bar.add_task("starting", total=step_count())
+        task = bar.add_task("starting", total=steps)
 
         def progress(label: str) -> None:
             bar.update(task, description=label, advance=1)
 
-        figures = run_bench(records, keep=keep, progress=progress)
+        return work(progress)
+
+
+def _write(json_file: Path | None, figures: dict) -> None:
     if json_file is not None:
         json_file.write_text(json.dumps(figures, indent=2) + "\n")
-    Console().print(summary_table(figures))
-    for line in summary_lines(figures):
-        click.echo(line)
+
+
+def scale_table(figures: dict) -> Table:
+    """The README's table: each target, its figure, and whether it is met."""
+    machine = figures["machine"]
+    table = Table(
+        title=f"wiring-pipeline bench --tenants {figures['tenants']:,}"
+        f" ({machine['cores']} cores, load {machine['load_average_at_start'][0]:.1f})"
+    )
+    for column in ("what", "figure", "target", "met"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    for name, target in figures["targets"].items():
+        table.add_row(
+            name, str(target["value"]), target["target"], "yes" if target["met"] else "NO"
+        )
+    return table
 
 
 def summary_table(figures: dict) -> Table:
