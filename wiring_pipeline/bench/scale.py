@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, TableMetadataValue
 from sqlalchemy import create_engine, make_url
 
 from wiring_pipeline import database, settings
@@ -221,7 +221,12 @@ def _fleet_metadata(instance: DagsterInstance) -> dict:
     event = instance.get_latest_materialization_event(WIRING_HEALTH_FLEET_KEY)
     if event is None or event.asset_materialization is None:
         return {}
-    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+    # Tables repeat a JSON value for the UI and do not serialise; the figures keep the JSON.
+    return {
+        name: value.value
+        for name, value in event.asset_materialization.metadata.items()
+        if not isinstance(value, TableMetadataValue)
+    }
 
 
 def _target(value, limit, *, at_most: bool = True) -> dict:

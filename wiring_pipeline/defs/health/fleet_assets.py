@@ -26,6 +26,7 @@ from dagster import (
 from sqlalchemy import Connection
 
 from wiring_pipeline.defs.health.checks import check_evaluation
+from wiring_pipeline.defs.metadata import rows_table
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain.fleet_health import (
     Measured,
@@ -74,6 +75,10 @@ class FleetTotals:
             "failed_check_evaluations": MetadataValue.int(self.failed_evaluations),
             "passed_check_evaluations": MetadataValue.int(self.passed_evaluations),
             "metric_totals": MetadataValue.json(self.metric_totals),
+            "metric_totals_table": rows_table(
+                [{"metric": name, "total": n} for name, n in self.metric_totals.items()],
+                ["metric", "total"],
+            ),
             "partitions_without_engagement": MetadataValue.json(not_in_database),
             "seconds": MetadataValue.float(round(seconds, 3)),
         }

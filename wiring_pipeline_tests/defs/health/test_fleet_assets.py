@@ -87,6 +87,10 @@ def test_the_nightly_pass_reports_the_broken_and_changed_partitions_only(
     assert totals["metric_totals"]["unprocessed_raw_records"] == (
         world.expected["unprocessed_raw_records"] + 1
     )
+    table = materialization.metadata["metric_totals_table"].value
+    assert {row.data["metric"]: row.data["total"] for row in table.records} == (
+        totals["metric_totals"]
+    )
 
     cursor = tick_alert_sensor(postgres_instance, None)
     alerts = stored_alerts()
