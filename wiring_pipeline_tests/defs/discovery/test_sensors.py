@@ -14,6 +14,9 @@ from wiring_pipeline.resources import WiringDatabase
 from wiring_pipeline_tests.factories import make_flow, make_tenant
 from wiring_pipeline_tests.pipeline_helpers import register
 
+#: The mappings of the three-column file these tests register.
+THREE_COLUMNS = {"Asset Name": "name", "CI Class": "asset_type", "Environment": "environment"}
+
 
 @pytest.fixture()
 def instance():
@@ -59,7 +62,7 @@ def test_pending_imports_request_runs_with_stable_run_keys(engine, instance, tmp
         flow = make_flow(
             engine,
             scope,
-            mappings={"Asset Name": "name", "CI Class": "asset_type", "Environment": "environment"},
+            mappings=THREE_COLUMNS,
         )
         imports[key] = register(engine, scope, flow, path)["id"]
     instance.add_dynamic_partitions(tenant_engagements.name, ["acme.dc-exit"])
@@ -105,7 +108,7 @@ def test_pending_imports_are_requested_a_few_partitions_a_tick_round_the_partiti
     keys = [f"queue.e-{n}" for n in range(5)]
     for key in keys:
         scope = make_tenant(engine, key)
-        register(engine, scope, make_flow(engine, scope), path)
+        register(engine, scope, make_flow(engine, scope, mappings=THREE_COLUMNS), path)
     instance.add_dynamic_partitions(tenant_engagements.name, keys)
 
     cursor, requested = None, []
