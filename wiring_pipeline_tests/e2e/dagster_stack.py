@@ -310,8 +310,11 @@ class DagsterStack:
             raise StackError(f"GraphQL errors: {json.dumps(body['errors'], indent=2)}")
         return body["data"]
 
-    def cli(self, *args: str) -> str:
-        """Run `wiring-pipeline ARGS` as a user would, in the stack's environment; its stdout."""
+    def cli(self, *args: str, expect: int = 0) -> str:
+        """Run `wiring-pipeline ARGS` as a user would, in the stack's environment; its stdout.
+
+        Fails unless the command exits with `expect` (0: done and complete).
+        """
         command = [str(Path(sys.executable).with_name("wiring-pipeline")), *args]
         done = subprocess.run(
             command,
@@ -321,9 +324,9 @@ class DagsterStack:
             text=True,
             timeout=WAIT_SECONDS,
         )
-        if done.returncode != 0:
+        if done.returncode != expect:
             raise StackError(
-                f"`wiring-pipeline {' '.join(args)}` exited {done.returncode}:\n"
+                f"`wiring-pipeline {' '.join(args)}` exited {done.returncode}, not {expect}:\n"
                 f"{done.stdout}\n{done.stderr}"
             )
         return done.stdout
