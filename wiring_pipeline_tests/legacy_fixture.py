@@ -40,6 +40,7 @@ EXPECTED_REPAIRS = {
     "complete_raw_import_ref": 2,  # raw_names_asset, raw_names_asset_unprocessed
     "complete_asset_ref": 4,  # asset_names_raw, raw_names_asset_unprocessed,
     #                          orphan_but_claimed, symmetric_unprocessed
+    "clear_orphan_superseded_by": 0,  # legacy rows predate re-imports (test_reimport_wiring)
 }
 EXPECTED_UNREPAIRABLE = {
     "unmatched_legacy_flow_id": 1,  # flow_id_of_rival_only

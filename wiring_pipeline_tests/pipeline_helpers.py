@@ -47,6 +47,13 @@ def run_stages(engine: Engine, key: str):
     return loaded, cleansed, inventory
 
 
+def stage_until_inventory(engine: Engine, key: str) -> None:
+    """Load and cleanse (committed), leaving only the inventory step to run."""
+    with partition_transaction(engine, key) as work:
+        load_pending_imports(work.conn, work.scope)
+        cleanse_open_records(work.conn, work.scope)
+
+
 def measure_health(
     instance: DagsterInstance, partition_key: str, selection=None
 ) -> ExecuteInProcessResult:

@@ -17,7 +17,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0009_api_tokens_and_row_security"
+        assert database.current_revision(engine) == "0010_reimport_identity_history"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         database.downgrade(engine, "base")
@@ -31,7 +31,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0009_api_tokens_and_row_security"
+        assert database.current_revision(engine) == "0010_reimport_identity_history"
     finally:
         engine.dispose()
 
@@ -89,6 +89,7 @@ def test_foreign_keys_of_earlier_versions_take_their_link_names(fresh_database):
             "fk_assets_flow_ref": "not valid",
             "fk_assets_raw_import_ref": "absent",
             "fk_raw_import_records_asset_ref": "absent",
+            "fk_raw_import_records_superseded_by": "absent",
         }
         database.downgrade(engine, "0006_time_ordered_ids")
         with engine.connect() as conn:

@@ -22,6 +22,8 @@ BEGIN;
 ALTER TABLE migration.assets DROP CONSTRAINT IF EXISTS fk_assets_flow_ref;
 ALTER TABLE migration.assets DROP CONSTRAINT IF EXISTS fk_assets_raw_import_ref;
 ALTER TABLE migration.raw_import_records DROP CONSTRAINT IF EXISTS fk_raw_import_records_asset_ref;
+ALTER TABLE migration.raw_import_records
+    DROP CONSTRAINT IF EXISTS fk_raw_import_records_superseded_by;
 
 -- References to an import by id alone become tenant-scoped, like the wiring's.
 ALTER TABLE migration.raw_import_records
@@ -68,6 +70,11 @@ ALTER TABLE migration.cleansed_record_archive
 ALTER TABLE migration.wiring_health_snapshots
     DROP CONSTRAINT wiring_health_snapshots_pkey,
     ADD CONSTRAINT wiring_health_snapshots_pkey PRIMARY KEY (client_account_id, id);
+
+-- A re-import's history; its key to assets (migration 0008) already leads with the tenant.
+ALTER TABLE migration.asset_history
+    DROP CONSTRAINT asset_history_pkey,
+    ADD CONSTRAINT asset_history_pkey PRIMARY KEY (client_account_id, id);
 
 ALTER TABLE migration.backfill_runs
     DROP CONSTRAINT backfill_runs_pkey,

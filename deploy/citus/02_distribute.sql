@@ -23,6 +23,8 @@ SELECT create_distributed_table('migration.raw_import_records', 'client_account_
                                 colocate_with => 'migration.engagements');
 SELECT create_distributed_table('migration.assets', 'client_account_id',
                                 colocate_with => 'migration.engagements');
+SELECT create_distributed_table('migration.asset_history', 'client_account_id',
+                                colocate_with => 'migration.engagements');
 SELECT create_distributed_table('migration.import_rejected_rows', 'client_account_id',
                                 colocate_with => 'migration.engagements');
 SELECT create_distributed_table('migration.cleansed_record_archive', 'client_account_id',

@@ -12,6 +12,7 @@ TARGETS = {
     "inventory_vs_per_row_min": 10.0,
     "peak_rss_mb_max": 500.0,
     "small_partition_health_ms_max": 50.0,
+    "reimport_inventory_vs_first_max": 1.5,
 }
 
 
@@ -64,6 +65,7 @@ def figures(
     machine: dict,
     generation_seconds: float,
     pipeline_run: Approach,
+    reimport_run: Approach,
     floor_run: Approach,
     per_row_inventory: Timing,
     differences: dict[str, int],
@@ -89,6 +91,9 @@ def figures(
     end_to_end = comparison["total"]["ratio_to_floor"]
     inventory_speedup = comparison["inventory"]["ratio_to_per_row"]
     pipeline_rss = rss["after_pipeline"]
+    reimport_ratio = ratio(
+        reimport_run.stages["inventory"].seconds, pipeline_run.stages["inventory"].seconds
+    )
     return {
         "records": records,
         "per_row_records": per_row_records,
@@ -96,6 +101,7 @@ def figures(
         "machine": machine,
         "generation_seconds": round(generation_seconds, 3),
         "pipeline": pipeline_run.as_json(),
+        "reimport": reimport_run.as_json(),
         "floor": floor_run.as_json(),
         "per_row": {"stages": {"inventory": per_row_inventory.as_json()}},
         "comparison": comparison,
@@ -123,6 +129,12 @@ def figures(
                 "value": small_health["median_ms"],
                 "target": f"< {TARGETS['small_partition_health_ms_max']}",
                 "met": small_health["median_ms"] < TARGETS["small_partition_health_ms_max"],
+            },
+            "reimport_inventory_vs_first": {
+                "value": reimport_ratio,
+                "target": f"<= {TARGETS['reimport_inventory_vs_first_max']}",
+                "met": reimport_ratio is not None
+                and reimport_ratio <= TARGETS["reimport_inventory_vs_first_max"],
             },
         },
     }

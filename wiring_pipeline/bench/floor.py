@@ -119,6 +119,8 @@ def _typed(target: str) -> str:
     return f"to_jsonb({column})"
 
 
+#: The flow's identity key (DESIGN 3a): the column mapped to hostname.
+_KEY_COLUMN = next(source for source, target in CMDB_FIELD_MAPPINGS.items() if target == "hostname")
 _SOURCES = {f"s{index}": source for index, source in enumerate(CMDB_FIELD_MAPPINGS)}
 _CLEANED = ", ".join(
     f"NULLIF(btrim(regexp_replace(r.raw_data ->> :{bind}, '\\s+', ' ', 'g')), '')"
@@ -131,33 +133,46 @@ _MISSING = ", ".join(
 )
 _CLEANSE_SQL = text(
     f"""
-    WITH archived AS (
-        INSERT INTO migration.cleansed_record_archive
-            (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
-             field_mappings_version_id, cleansed_at)
-        SELECT r.id, :client_account_id, :engagement_id,
-               jsonb_strip_nulls(jsonb_build_object({_VALUES})), :version_id, now()
+    WITH source AS (
+        SELECT r.id, r.row_number, jsonb_strip_nulls(jsonb_build_object({_VALUES}))
+                   AS cleansed_values,
+               NULLIF(lower(btrim(r.raw_data ->> :key)), '') AS identity_key
         FROM migration.raw_import_records r
         CROSS JOIN LATERAL (SELECT {_CLEANED}) v
         WHERE {_R_SCOPE} AND r.cleansed_data IS NULL
-        RETURNING raw_import_record_id, cleansed_values
+    ), archived AS (
+        INSERT INTO migration.cleansed_record_archive
+            (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
+             field_mappings_version_id, cleansed_at, identity_key)
+        SELECT id, :client_account_id, :engagement_id, cleansed_values, :version_id, now(),
+               identity_key
+        FROM source
     ), judged AS (
-        SELECT raw_import_record_id, cleansed_values,
-               array_remove(ARRAY[{_MISSING}]::text[], NULL) AS missing
-        FROM archived
+        SELECT x.*, first_value(x.row_number) OVER (
+                        PARTITION BY x.identity_key, cardinality(x.missing) = 0
+                        ORDER BY x.row_number) AS first_row
+        FROM (SELECT s.*, array_remove(ARRAY[{_MISSING}]::text[], NULL) AS missing
+              FROM source s) AS x
+    ), verdict AS (
+        SELECT j.*, CASE
+            WHEN cardinality(j.missing) > 0 THEN
+                'Rejected: missing critical field(s): ' || array_to_string(j.missing, ', ')
+            WHEN j.first_row <> j.row_number THEN
+                format('Rejected: duplicate key %L (first at row %s)', j.identity_key, j.first_row)
+            END AS note
+        FROM judged j
     )
     UPDATE migration.raw_import_records r
     SET cleansed_data = jsonb_build_object(
-            'status', CASE WHEN cardinality(j.missing) = 0 THEN 'cleansed' ELSE 'rejected' END,
-            'field_count', (SELECT count(*) FROM jsonb_object_keys(j.cleansed_values)),
-            'has_critical_fields', cardinality(j.missing) = 0,
+            'status', CASE WHEN v.note IS NULL THEN 'cleansed' ELSE 'rejected' END,
+            'field_count', (SELECT count(*) FROM jsonb_object_keys(v.cleansed_values)),
+            'has_critical_fields', cardinality(v.missing) = 0,
             'cleansed_at', now()),
-        is_processed = cardinality(j.missing) > 0,
-        processed_at = CASE WHEN cardinality(j.missing) > 0 THEN now() END,
-        processing_notes = CASE WHEN cardinality(j.missing) > 0 THEN
-            'Rejected: missing critical field(s): ' || array_to_string(j.missing, ', ') END
-    FROM judged j
-    WHERE {_R_SCOPE} AND r.id = j.raw_import_record_id
+        is_processed = v.note IS NOT NULL,
+        processed_at = CASE WHEN v.note IS NOT NULL THEN now() END,
+        processing_notes = v.note
+    FROM verdict v
+    WHERE {_R_SCOPE} AND r.id = v.id
     """
 )
 
@@ -171,7 +186,12 @@ def cleanse(conn: Connection, scope: TenantScope) -> int:
     flow = _flow(conn, scope)
     cleansed = conn.execute(
         _CLEANSE_SQL,
-        {**scope.as_params(), **_SOURCES, "version_id": flow.field_mappings_version_id},
+        {
+            **scope.as_params(),
+            **_SOURCES,
+            "key": _KEY_COLUMN,
+            "version_id": flow.field_mappings_version_id,
+        },
     ).rowcount
     refresh_after_bulk_write(conn, "cleansed_record_archive", cleansed)
     return cleansed
@@ -186,11 +206,11 @@ _INVENTORY_SQL = text(
     f"""
     WITH created AS (
         INSERT INTO migration.assets
-            (client_account_id, engagement_id, {", ".join(INVENTORY_FIELDS)},
+            (client_account_id, engagement_id, {", ".join(INVENTORY_FIELDS)}, identity_key,
              discovery_flow_id, master_flow_id, raw_import_records_id, field_mappings_used,
              source_phase, current_phase, discovery_method, discovery_source,
              discovery_timestamp, custom_attributes)
-        SELECT :client_account_id, :engagement_id, {_ASSET_VALUES},
+        SELECT :client_account_id, :engagement_id, {_ASSET_VALUES}, c.identity_key,
                :flow_row_id, :master_flow_id, r.id, :mappings_hash,
                'inventory', 'inventory', 'flow_based', 'Discovery Flow', now(),
                jsonb_build_object(

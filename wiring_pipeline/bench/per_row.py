@@ -38,7 +38,7 @@ _CONVERT = {"integer": int, "number": Decimal}
 
 _OPEN_CLEANSED = text(
     f"""
-    SELECT r.id, r.raw_data, c.cleansed_values::text AS cleansed_values
+    SELECT r.id, r.raw_data, c.cleansed_values::text AS cleansed_values, c.identity_key
     FROM migration.raw_import_records r
     JOIN migration.cleansed_record_archive c
       ON c.client_account_id = :client_account_id AND c.engagement_id = :engagement_id
@@ -73,6 +73,7 @@ def build_inventory(conn: Connection, scope: TenantScope) -> int:
                 name: _CONVERT.get(kind, str)(values[name]) if name in values else None
                 for name, kind in INVENTORY_FIELDS.items()
             },
+            identity_key=record.identity_key,
             discovery_flow_id=flow.id,
             master_flow_id=flow.master_flow_id,
             raw_import_records_id=record.id,

@@ -32,10 +32,15 @@ from wiring_pipeline.domain.health import COUNTS_SQL, measure_wiring_health
 from wiring_pipeline.domain.health_history import record_snapshot
 from wiring_pipeline.domain.inventory import build_inventory
 from wiring_pipeline.domain.loading import load_pending_imports
-from wiring_pipeline.domain.registry import add_flow, add_tenant, register_import
+from wiring_pipeline.domain.registry import add_flow, add_tenant, find_flow, register_import
 from wiring_pipeline.domain.tenancy import TenantScope
 from wiring_pipeline.resources import embedded
-from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS, iter_cmdb_rows, write_csv
+from wiring_pipeline.samples.cmdb_generator import (
+    CMDB_FIELD_MAPPINGS,
+    iter_cmdb_rows,
+    iter_next_export,
+    write_csv,
+)
 
 #: The per-row approach runs on at most this many records: beyond it, it only takes longer.
 PER_ROW_LIMIT = 20_000
@@ -91,6 +96,16 @@ class BenchRun:
         path = self.workdir / name
         write_csv(path, iter_cmdb_rows(seed, records))
         return path
+
+    def reimport(self, partition: Partition, seed: int) -> Partition:
+        """Next week's export of the partition's estate (10% changed, 1% gone, 1% new),
+        registered as a pending import of its flow; returns the partition with its size."""
+        path = self.workdir / "next-week.csv"
+        records = write_csv(path, iter_next_export(iter_cmdb_rows(seed, partition.records)))
+        with self.engine.begin() as conn:
+            flow = find_flow(conn, partition.scope, "bench")
+            register_import(conn, partition.scope, flow, path, self.workdir / "imports")
+        return Partition(partition.scope, records)
 
     def timed(self, label: str, key: str, records: int, work: Callable) -> Timing:
         """One stage as one unit of work on the partition, commit included."""
@@ -170,14 +185,20 @@ FLOOR_STAGES: dict[str, Callable[[Connection, TenantScope], object]] = {
 }
 
 
+#: The re-import (DESIGN 3a) runs these stages of the pipeline again on next week's export.
+REIMPORT_STAGES = ("load", "cleanse", "inventory")
+
+
 def step_count() -> int:
     """How many steps a run announces through `progress` (the progress bar's total)."""
     migrate_and_generate, settles, compare, done = 2, 2, 1, 1
     floor_and_pipeline = 2 * len(STAGES)
     per_row_steps = 3  # load and cleanse through the pipeline, then the timed inventory
     small_steps = 4  # load, cleanse, inventory, then the health measurements
+    reimport_steps = 1 + len(REIMPORT_STAGES)  # generate next week's export, then its stages
     return (
-        migrate_and_generate
+        reimport_steps
+        + migrate_and_generate
         + settles
         + compare
         + done
@@ -246,6 +267,12 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
     with run.engine.connect() as conn:
         differences = floor.table_differences(conn, pipeline_partition.scope, floor_partition.scope)
 
+    run.progress("pipeline re-import: generate next week's export")
+    next_week = run.reimport(pipeline_partition, BIG_SEED)
+    reimport_run = run.run_stages(
+        "pipeline re-import", next_week, PIPELINE_STAGES, stages=REIMPORT_STAGES
+    )
+
     run.run_stages(
         "per-row: prepare", per_row_partition, PIPELINE_STAGES, stages=("load", "cleanse")
     )
@@ -273,6 +300,7 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
         machine=machine,
         generation_seconds=generation_seconds,
         pipeline_run=pipeline_run,
+        reimport_run=reimport_run,
         floor_run=floor_run,
         per_row_inventory=per_row_inventory,
         differences=differences,

@@ -124,6 +124,12 @@ def summary_lines(figures: dict) -> list[str]:
         f" {machine['load_average_at_start'][0]:.1f} at start,"
         f" {machine['load_average_at_end'][0]:.1f} at end",
     ]
+    reimport = figures["reimport"]["stages"]
+    lines.append(
+        f"re-import of next week's export ({reimport['inventory']['rows']:,} rows: 10% changed,"
+        " 1% gone, 1% new): "
+        + ", ".join(f"{stage} {timing['seconds']:.3f} s" for stage, timing in reimport.items())
+    )
     mismatched = [t for t, d in figures["floor_differences"].items() if d["differences"]]
     lines.append(
         "floor and pipeline tables: "

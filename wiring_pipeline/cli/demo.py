@@ -2,9 +2,11 @@
 
 Seed the broken legacy world, measure the baseline, run the inventory pipeline, dry-run
 and execute the backfill, re-run the pipeline for the records the backfill re-queued,
-enforce the foreign keys, and measure again. Every step is a real Dagster run on the
-configured instance (so `make dev` shows them all afterwards), and the command fails unless
-the story ends where the plan says it must: every partition healthy, every key validated.
+enforce the foreign keys, import one partition's week-2 export (DESIGN 3a: updated in
+place, decommissioned servers retired, the diff printed), and measure again. Every step is
+a real Dagster run on the configured instance (so `make dev` shows them all afterwards),
+and the command fails unless the story ends where the plan says it must: every partition
+healthy, every key validated.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from wiring_pipeline.cli.in_process import report_of, run_in_process
 from wiring_pipeline.defs.backfill.jobs import HEALTH_INLINE_TAG, OP_NAME
 from wiring_pipeline.domain.constraints import drop_foreign_keys
 from wiring_pipeline.domain.health import METRICS_BY_NAME
+from wiring_pipeline.domain.inventory_writes import CHANGE_KINDS
+from wiring_pipeline.domain.registry import register_import
 from wiring_pipeline.domain.schema import assets, data_imports, raw_import_records
 from wiring_pipeline.samples import demo as demo_world
 
@@ -82,6 +86,13 @@ def demo(reset: bool, seed_only: bool) -> None:
     )
     report["constraints"] = report_of(constraints, "wiring_foreign_keys")
 
+    week_two = seeded[demo_world.WEEK_TWO_PARTITION]
+    _say(
+        f"week 2: {week_two.scope.partition_key} imports week 1's file again (nothing happens), "
+        "then next week's export: servers changed, decommissioned and new"
+    )
+    report["week_two"] = _week_two(week_two)
+
     _say("final: measuring every partition again")
     report["final_health"] = _runs_and_health("wiring_health_job", keys)
     echo_json(report)
@@ -89,6 +100,8 @@ def demo(reset: bool, seed_only: bool) -> None:
     problems = []
     if mismatched:
         problems.append(f"baseline differs from the seeded defects in {', '.join(mismatched)}")
+    if not report["week_two"]["run_succeeded"]:
+        problems.append(f"the week-2 run {report['week_two']['run_id']} failed")
     unhealthy = [
         k for k, v in report["final_health"].items() if v["health"]["health_status"] != "healthy"
     ]
@@ -98,9 +111,63 @@ def demo(reset: bool, seed_only: bool) -> None:
     if not states or any(state != "validated" for state in states.values()):
         problems.append(f"foreign keys not all validated: {json.dumps(states)}")
     _print_summary(report)
+    _print_week_two(report["week_two"])
     if problems:
         raise click.ClickException("; ".join(problems))
     _say("demo: every partition healthy, every foreign key validated")
+
+
+def _week_two(item) -> dict:
+    """Re-register week 1's file (a duplicate), import week 2, run the job; what changed."""
+    eng = engine()
+    files = settings.wiring_home() / "demo-files"
+    week_one_file = files / item.data_import["filename"]
+    week_two_file = demo_world.write_week_two_file(files)
+    with database.partition_transaction(eng, item.scope.partition_key) as work:
+        again = register_import(
+            work.conn, work.scope, item.flow, week_one_file, settings.imports_dir()
+        )
+        week_two = register_import(
+            work.conn, work.scope, item.flow, week_two_file, settings.imports_dir()
+        )
+    result = run_in_process("discovery_inventory_job", item.scope.partition_key)
+    return {
+        "partition": item.scope.partition_key,
+        "week_one_again": {"duplicate_of": str(again.get("duplicate_of"))},
+        "week_two_import": str(week_two["id"]),
+        "run_id": result.run_id,
+        "run_succeeded": result.success,
+        "changes": report_of(result, "asset_inventory"),
+    }
+
+
+def _print_week_two(week_two: dict) -> None:
+    """The week-2 diff on stderr: per kind of change, how many and which servers."""
+    from rich.console import Console
+    from rich.table import Table
+
+    changes = week_two["changes"] or {}
+    table = Table(title=f"week 2 of {week_two['partition']}: what the re-import changed")
+    for column in ("change", "assets", "samples"):
+        table.add_column(column)
+    for kind in CHANGE_KINDS:
+        samples = changes.get("samples", {}).get(kind, [])
+        shown = "; ".join(
+            sample["name"]
+            + (
+                " ("
+                + ", ".join(
+                    f"{field}: {value.get('old')} -> {value.get('new')}"
+                    for field, value in sample.get("changes", {}).items()
+                )
+                + ")"
+                if sample.get("changes")
+                else ""
+            )
+            for sample in samples
+        )
+        table.add_row(kind, str(changes.get(kind, 0)), shown)
+    Console(stderr=True, width=160).print(table)
 
 
 def _runs_and_health(job_name: str, keys: list[str]) -> dict:
@@ -136,6 +203,7 @@ def _seed_report(eng, seeded) -> list[dict]:
             {
                 "partition": item.scope.partition_key,
                 "pending_import": item.data_import["filename"],
+                "import_id": str(item.data_import["id"]),
                 "source_rows": item.source_rows,
                 "legacy_rows_written": item.legacy_rows,
                 "row_counts": _row_counts(conn, item.scope),

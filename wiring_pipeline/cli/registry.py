@@ -60,8 +60,19 @@ def flow() -> None:
 )
 @click.option("--name", "flow_name", help="A name to refer to the flow by.")
 @click.option("--flow-id", type=click.UUID, help="Keep an existing flow_id (default: new).")
+@click.option(
+    "--key",
+    "identity_key",
+    multiple=True,
+    help="Source column identifying an asset across re-imports (repeatable; default: the "
+    "column mapped to hostname, else to name).",
+)
 def flow_add(
-    partition_key: str, mappings_file: Path, flow_name: str | None, flow_id: uuid.UUID | None
+    partition_key: str,
+    mappings_file: Path,
+    flow_name: str | None,
+    flow_id: uuid.UUID | None,
+    identity_key: tuple[str, ...],
 ) -> None:
     """Add a discovery flow to a partition."""
     try:
@@ -70,7 +81,12 @@ def flow_add(
         raise BadInput(f"{mappings_file}: not a JSON file: {error}") from error
     with unit_of_work(partition_key) as work:
         row = registry.add_flow(
-            work.conn, work.scope, mappings, flow_name=flow_name, flow_id=flow_id
+            work.conn,
+            work.scope,
+            mappings,
+            flow_name=flow_name,
+            flow_id=flow_id,
+            identity_key=identity_key,
         )
     echo_json(
         {
@@ -82,6 +98,7 @@ def flow_add(
                 "flow_name",
                 "field_mappings_version_id",
                 "field_mappings",
+                "identity_key_columns",
             )
         }
     )
@@ -109,13 +126,25 @@ def flow_list(partition_key: str) -> None:
     "--encoding",
     help="Text encoding of the file, e.g. cp1250 (default: detected from the bytes).",
 )
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="The file is not a full export: assets absent from it are not retired.",
+)
 def import_file(
-    file: Path, partition_key: str, flow_ref: str, sheet_name: str | None, encoding: str | None
+    file: Path,
+    partition_key: str,
+    flow_ref: str,
+    sheet_name: str | None,
+    encoding: str | None,
+    partial: bool,
 ) -> None:
     """Register FILE as a pending import of a partition (a copy is kept under WIRING_HOME).
 
     The file is checked first: readable, decodable, a header found, and every column the
     flow maps present (trimmed, any case). A file that fails exits 2, registering nothing.
+    A file identical to an earlier import of the flow registers nothing: the earlier import
+    is printed with `duplicate_of`.
     """
     with unit_of_work(partition_key) as work:
         flow_row = registry.find_flow(work.conn, work.scope, flow_ref)
@@ -127,6 +156,7 @@ def import_file(
             settings.imports_dir(),
             sheet_name=sheet_name,
             encoding=encoding,
+            partial=partial,
         )
     echo_json(
         {
@@ -140,6 +170,13 @@ def import_file(
                 "status",
                 "stored_path",
                 "source_sha256",
+                "is_partial",
             )
         }
+        | ({"duplicate_of": row["duplicate_of"]} if "duplicate_of" in row else {})
     )
+    if "duplicate_of" in row:
+        click.echo(
+            f"note: identical to import {row['duplicate_of']} of this flow; nothing registered",
+            err=True,
+        )

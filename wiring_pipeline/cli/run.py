@@ -9,8 +9,10 @@ unhealthy.
 import click
 
 from wiring_pipeline.cli.common import echo_json, measure_health, read_partition
-from wiring_pipeline.cli.in_process import failure_summary, run_in_process
+from wiring_pipeline.cli.in_process import failure_summary, report_of, run_in_process
 from wiring_pipeline.domain.import_report import ImportReport, import_reports, pending_import_ids
+from wiring_pipeline.domain.inventory import changes_line
+from wiring_pipeline.domain.inventory_writes import CHANGE_KINDS
 
 #: Reasons shown per kind of rejection; the rest are summed up.
 SHOWN_REASONS = 5
@@ -21,20 +23,26 @@ SHOWN_REASONS = 5
 def run(partition_key: str) -> None:
     """Run the discovery job for one partition on the configured Dagster instance.
 
-    Prints the partition's wiring health as JSON and, on stderr, where each imported row
-    went. Exits 1 when the run or an import failed, when source rows did not reach the
-    inventory, or when the partition is unhealthy.
+    Prints the partition's wiring health as JSON, with what the run changed in the
+    inventory under `inventory_changes` (DESIGN 3a: counts and samples), and, on stderr,
+    where each imported row went and one line of those changes. Exits 1 when the run or an
+    import failed, when source rows did not reach the inventory, or when the partition is
+    unhealthy.
     """
     with read_partition(partition_key) as work:  # a bad or unknown key stops here, exit 2
         scope = work.scope
         pending = pending_import_ids(work.conn, scope)
     result = run_in_process("discovery_inventory_job", scope.partition_key, show_progress=True)
     health = measure_health(scope.partition_key)
-    echo_json(health.as_json())
+    changes = report_of(result, "asset_inventory")
+    echo_json(health.as_json() | {"inventory_changes": changes})
     with read_partition(partition_key) as work:
         reports = import_reports(work.conn, scope, pending)
     for report in reports:
         click.echo(summary_lines(report), err=True)
+    if changes is not None:
+        counts = {kind: changes[kind] for kind in CHANGE_KINDS}
+        click.echo(f"inventory: {changes_line(counts)}", err=True)
     status = "succeeded" if result.success else "failed"
     click.echo(f"run {result.run_id} of {scope.partition_key} {status}", err=True)
     if not result.success:

@@ -127,8 +127,28 @@ def _reason_sql(kind: str, column: str) -> str:
     return "'not a value'"
 
 
-def archive_statement(mappings: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The statement archiving one flow's cleansed values, and its source-column binds.
+def identity_key_sql(key_columns: list[str]) -> tuple[str, dict[str, str]]:
+    """The record's identity key (DESIGN 3a) from its raw cells, and the column binds.
+
+    Each column's value trimmed and lower-cased, joined by the unit separator (U+001F) when
+    there are several; NULL when any of them is empty. Migration 0010 computes the same
+    expression for the assets it found.
+    """
+    binds = {f"key_{i}": column for i, column in enumerate(key_columns)}
+    parts = [f"NULLIF(lower(btrim(r.raw_data ->> :{bind})), '')" for bind in binds]
+    if not parts:
+        return "NULL::text", binds
+    if len(parts) == 1:
+        return parts[0], binds
+    present = " AND ".join(f"{part} IS NOT NULL" for part in parts)
+    return f"CASE WHEN {present} THEN concat_ws(chr(31), {', '.join(parts)}) END", binds
+
+
+def archive_statement(
+    mappings: dict[str, str], key_columns: list[str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """The statement archiving one flow's cleansed values and identity keys, and its binds
+    (none when the flow maps no inventory field: nothing to archive).
 
     Target fields come from `INVENTORY_FIELDS` (validated when the flow was added) and are
     the only names spliced into the SQL; source column names are bound parameters. The
@@ -159,30 +179,32 @@ def archive_statement(mappings: dict[str, str]) -> tuple[str, dict[str, str]]:
         f" THEN 'Excel error value' ELSE {_reason_sql(INVENTORY_FIELDS[t], f't_{t}')} END) END"
         for t in targets
     )
+    key_sql, key_binds = identity_key_sql(key_columns or [])
     return (
         f"""
     WITH source AS MATERIALIZED (
-        SELECT r.id, {cleaned}
+        SELECT r.id, {key_sql} AS identity_key, {cleaned}
         {FLOW_RECORDS_SQL}
         WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
     ), typed AS (
-        SELECT id,
+        SELECT id, identity_key,
                jsonb_strip_nulls(jsonb_build_object({values})) AS cleansed_values,
                jsonb_strip_nulls(jsonb_build_object({invalid})) AS invalid
-        FROM (SELECT id, {parsed} FROM source) AS parsed
+        FROM (SELECT id, identity_key, {parsed} FROM source) AS parsed
     ), archived AS (
         INSERT INTO migration.cleansed_record_archive
             (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
-             field_mappings_version_id, cleansed_at)
+             field_mappings_version_id, cleansed_at, identity_key)
         SELECT id, :client_account_id, :engagement_id,
                CASE WHEN invalid = '{{}}'::jsonb THEN cleansed_values
                     ELSE cleansed_values || jsonb_build_object('_invalid', invalid) END,
-               :version_id, now()
+               :version_id, now(), identity_key
         FROM typed
         ON CONFLICT (raw_import_record_id) DO UPDATE
         SET cleansed_values = EXCLUDED.cleansed_values,
             field_mappings_version_id = EXCLUDED.field_mappings_version_id,
-            cleansed_at = EXCLUDED.cleansed_at
+            cleansed_at = EXCLUDED.cleansed_at,
+            identity_key = EXCLUDED.identity_key
         RETURNING cleansed_values -> '_invalid' AS invalid
     )
     SELECT (SELECT count(*) FROM archived) AS archived,
@@ -191,7 +213,7 @@ def archive_statement(mappings: dict[str, str]) -> tuple[str, dict[str, str]]:
                 FROM archived, jsonb_each(archived.invalid) AS i
                 GROUP BY 1) AS counted) AS invalid
     """,
-        sources,
+        sources | key_binds if sources else {},
     )
 
 
@@ -199,33 +221,63 @@ _MISSING = ", ".join(
     f"CASE WHEN NOT c.cleansed_values ? '{name}' THEN '{name}' END" for name in CRITICAL_FIELDS
 )
 
+#: Why a record is rejected, if it is: a missing critical field, then a missing identity key,
+#: then a key an earlier row of the same import already has (DESIGN 3a: the later rows go).
+_VERDICT = """CASE
+    WHEN w.missing <> '' THEN 'missing critical field(s): ' || w.missing
+    WHEN w.identity_key IS NULL
+        THEN 'missing identity key (' || coalesce(w.key_columns, 'none declared') || ')'
+    WHEN w.first_row <> w.row_number THEN 'duplicate key'
+END"""
+
 #: The minimal summary of every archived, not yet summarised open record, and the verdict.
-#: A separate statement joining two tables (not a CTE), so the planner sees real sizes
-#: even before statistics catch up with a fresh million-row load.
+#: A separate statement joining the archive to its records (not a CTE), so the planner sees
+#: real sizes even before statistics catch up with a fresh million-row load. It returns the
+#: reason of each rejection (one per duplicate key value would be thousands of reasons).
 _SUMMARY_SQL = f"""
 WITH updated AS (
     UPDATE migration.raw_import_records r
     SET cleansed_data = jsonb_build_object(
-            'status', CASE WHEN v.missing = '' THEN 'cleansed' ELSE 'rejected' END,
+            'status', CASE WHEN v.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
             'field_count', v.field_count,
             'has_critical_fields', v.missing = '',
             'cleansed_at', now()),
-        is_processed = v.missing <> '',
-        processed_at = CASE WHEN v.missing <> '' THEN now() END,
-        processing_notes = CASE WHEN v.missing <> ''
-            THEN '{REJECTED_PREFIX}missing critical field(s): ' || v.missing END
+        is_processed = v.verdict IS NOT NULL,
+        processed_at = CASE WHEN v.verdict IS NOT NULL THEN now() END,
+        processing_notes = '{REJECTED_PREFIX}' || CASE WHEN v.verdict = 'duplicate key'
+            THEN format('duplicate key %L (first at row %s)',
+                        replace(v.identity_key, chr(31), ' | '), v.first_row)
+            ELSE v.verdict END
     FROM (
-        SELECT c.raw_import_record_id AS id,
-               concat_ws(', ', {_MISSING}) AS missing,
-               (SELECT count(*) FROM jsonb_object_keys(c.cleansed_values - '_invalid'))
-                   AS field_count
-        FROM migration.cleansed_record_archive c
-        WHERE c.client_account_id = :client_account_id AND c.engagement_id = :engagement_id
+        SELECT w.*, {_VERDICT} AS verdict
+        FROM (
+            SELECT s.*,
+                   first_value(s.row_number) OVER (
+                       PARTITION BY s.data_import_id, s.identity_key, s.missing = ''
+                       ORDER BY s.row_number) AS first_row
+            FROM (
+                SELECT c.raw_import_record_id AS id, x.data_import_id, x.row_number,
+                       c.identity_key, array_to_string(f.identity_key_columns, ', ')
+                           AS key_columns,
+                       concat_ws(', ', {_MISSING}) AS missing,
+                       (SELECT count(*) FROM jsonb_object_keys(c.cleansed_values - '_invalid'))
+                           AS field_count
+                FROM migration.cleansed_record_archive c
+                JOIN migration.raw_import_records x
+                  ON {tenant_filter("x")} AND x.id = c.raw_import_record_id
+                JOIN migration.data_imports d
+                  ON {tenant_filter("d")} AND d.id = x.data_import_id
+                JOIN migration.discovery_flows f
+                  ON {tenant_filter("f")} AND f.id = d.discovery_flow_id
+                WHERE {tenant_filter("c")}
+                  AND NOT x.is_processed AND x.asset_id IS NULL AND x.cleansed_data IS NULL
+            ) AS s
+        ) AS w
     ) AS v
     WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL AND r.id = v.id
-    RETURNING r.processing_notes
+    RETURNING v.verdict
 )
-SELECT processing_notes, count(*) AS records FROM updated GROUP BY processing_notes
+SELECT verdict, count(*) AS records FROM updated GROUP BY verdict
 """
 
 
@@ -234,7 +286,7 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
     flows = conn.execute(
         text(
             """
-            SELECT id, field_mappings, field_mappings_version_id
+            SELECT id, field_mappings, field_mappings_version_id, identity_key_columns
             FROM migration.discovery_flows
             WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
             ORDER BY created_at, id
@@ -244,7 +296,9 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
     ).all()
     invalid_values: dict[str, int] = {}
     for flow in flows:
-        statement, sources = archive_statement(dict(flow.field_mappings or {}))
+        statement, sources = archive_statement(
+            dict(flow.field_mappings or {}), list(flow.identity_key_columns or [])
+        )
         if not sources:
             continue  # a legacy flow without mappings: nothing to cleanse its records with
         params = {
@@ -259,11 +313,11 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
             invalid_values[label] = invalid_values.get(label, 0) + count
     cleansed = 0
     rejected: dict[str, int] = {}
-    for notes, records in conn.execute(text(_SUMMARY_SQL), scope.as_params()):
-        if notes is None:
+    for verdict, records in conn.execute(text(_SUMMARY_SQL), scope.as_params()):
+        if verdict is None:
             cleansed = records
         else:
-            rejected[notes.removeprefix(REJECTED_PREFIX)] = records
+            rejected[verdict] = records
     without_mappings = conn.execute(
         text(
             f"""

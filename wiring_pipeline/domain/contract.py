@@ -86,6 +86,10 @@ class Link:
     #: `legacy_target_column`, the backfill relinks orphans and missing links through it.
     legacy_column: str | None = None
     legacy_target_column: str | None = None
+    #: A column of `table` naming the row that replaced this one (a re-import's history,
+    #: DESIGN 3a). A replaced row whose successor has the same link is history: its link
+    #: still holds in one direction only, and that is right (`is_history`).
+    successor_column: str | None = None
 
     @property
     def orphan_metric(self) -> str:
@@ -106,6 +110,17 @@ class Link:
     @property
     def relink_repair(self) -> str:
         return f"relink_{self.name}"
+
+    def is_history(self, alias: str = "t") -> str:
+        """The row (alias `alias`) was replaced by a row with the same link: history."""
+        if self.successor_column is None:
+            return "false"
+        successor = f"{alias}.{self.successor_column}"
+        return (
+            f"({successor} IS NOT NULL AND EXISTS (SELECT 1 FROM migration.{self.table.name} s "
+            f"WHERE {tenant_filter('s')} AND s.id = {successor} "
+            f"AND s.{self.column} = {alias}.{self.column}))"
+        )
 
     def target_exists(self, alias: str = "x") -> str:
         """The row's target exists in the partition (the row itself is alias `t`)."""
@@ -143,8 +158,20 @@ ASSET_REF = Link(
     reverse="raw_import_ref",
     severity="ERROR",
     blocking=True,
+    successor_column="superseded_by",
 )
-LINKS: tuple[Link, ...] = (FLOW_REF, RAW_IMPORT_REF, ASSET_REF)
+#: A re-import's history (DESIGN 3a): the record that replaced this one as its asset's
+#: current record. One-way by nature (nothing names it back); it must stay in the partition.
+SUPERSEDED_BY = Link(
+    "superseded_by",
+    RAW_RECORDS,
+    "superseded_by",
+    RAW_RECORDS,
+    reverse=None,
+    severity="ERROR",
+    blocking=True,
+)
+LINKS: tuple[Link, ...] = (FLOW_REF, RAW_IMPORT_REF, ASSET_REF, SUPERSEDED_BY)
 LINKS_BY_NAME = {link.name: link for link in LINKS}
 
 
@@ -213,16 +240,20 @@ def missing(
 
 
 def one_way(name: str, pairs: tuple[Link, ...], description: str) -> Metric:
-    """Rows whose target exists but does not name them back, counted on each side."""
+    """Rows whose target exists but does not name them back, counted on each side.
+
+    A row that is history (`Link.is_history`: replaced by a row with the same link) is not.
+    """
     parts = []
     for link in pairs:
         back = LINKS_BY_NAME[link.reverse]
+        history = f" AND NOT {link.is_history()}" if link.successor_column else ""
         parts.append(
             Part(
                 link.table,
                 f"EXISTS (SELECT 1 FROM migration.{link.target.name} x "
                 f"WHERE {tenant_filter('x')} AND x.id = t.{link.column} "
-                f"AND x.{back.column} IS DISTINCT FROM t.id)",
+                f"AND x.{back.column} IS DISTINCT FROM t.id){history}",
             )
         )
     return Metric(name, "ERROR", True, description, tuple(parts))
@@ -301,7 +332,8 @@ METRICS: tuple[Metric, ...] = (
     one_way(
         "asymmetric_links",
         (RAW_IMPORT_REF, ASSET_REF),
-        "links that hold in one direction only (counted on each side)",
+        "links that hold in one direction only (counted on each side; a record a re-import "
+        "superseded, pointing at its asset, is history, not a one-way link)",
     ),
     not_in_inventory(
         "source_rows_not_in_inventory",

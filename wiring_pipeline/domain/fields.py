@@ -59,3 +59,13 @@ def validate_field_mappings(mappings: object) -> dict[str, str]:
     if doubled:
         raise FieldMappingError(f"target field(s) mapped more than once: {', '.join(doubled)}")
     return {str(source): str(target) for source, target in mappings.items()}
+
+
+def source_columns(
+    mappings: dict[str, str] | None, identity_key_columns: list[str] | None
+) -> tuple[str, ...]:
+    """The source columns a flow reads: those it maps, then those of its identity key.
+
+    What `import` checks a file for, and what the loader matches trimmed and in any case.
+    """
+    return tuple(dict.fromkeys([*(mappings or ()), *(identity_key_columns or ())]))

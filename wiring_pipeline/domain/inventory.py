@@ -2,11 +2,14 @@
 
 This is the step the source plan got wrong: the assets were created in a second session,
 so the links written in the first never saw them. Here both halves run on the one
-connection the caller owns, as two set-based statements:
+connection the caller owns, as set-based statements (`inventory_writes`):
 
-1. `create_inventory_assets` inserts one asset per open cleansed record (INSERT … SELECT …
-   RETURNING) and notes what it created in a transaction-local temporary table;
-2. `link_raw_records` points each of those records at its asset (UPDATE … FROM).
+1. `write_inventory_assets` applies each open import of the partition, oldest first: the
+   records whose identity key matches an asset of their flow update it in place (history
+   kept), the others create assets, and a full export retires the assets it no longer has;
+   what it did is noted in a transaction-local table;
+2. `link_raw_records` points each of those records at its asset (UPDATE … FROM) and marks
+   the records they replaced as superseded.
 
 They are separate functions so that a failure between them can be staged; the caller's
 transaction makes the pair all-or-nothing. `build_inventory` runs both and refuses to
@@ -17,32 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from wiring_pipeline.domain.cleansing import (
-    FLOW_RECORDS_SQL,
-    OPEN_RECORD_SQL,
-    REJECTED_PREFIX,
-    UNLINKED_RECORD_SQL,
-)
-from wiring_pipeline.domain.fields import INVENTORY_FIELDS
+from wiring_pipeline.domain import inventory_writes as writes
+from wiring_pipeline.domain.cleansing import OPEN_RECORD_SQL, REJECTED_PREFIX
 from wiring_pipeline.domain.statistics import refresh_after_bulk_write
 from wiring_pipeline.domain.tenancy import TenantScope
 
-PHASE = "inventory"
-DISCOVERY_METHOD = "flow_based"
-DISCOVERY_SOURCE = "Discovery Flow"
 PREVIEW_ROWS = 5
-
-#: Transaction-local record of the assets this transaction created (dropped at commit).
-_CREATED_TABLE = "pg_temp.inventory_created"
-_CREATE_CREATED_TABLE = (
-    "CREATE TEMP TABLE IF NOT EXISTS inventory_created (asset_id uuid,"
-    " raw_import_record_id uuid, name text, asset_type text, environment text) ON COMMIT DROP"
-)
-_CAST = {"integer": "integer", "number": "numeric"}
+SAMPLE_LIMIT = 5
 #: The columns of the created assets shown in a run's preview.
 PREVIEW_COLUMNS = (
     "name",
@@ -56,13 +44,18 @@ PREVIEW_COLUMNS = (
 
 
 class InventoryLinkError(RuntimeError):
-    """The links written do not match the assets created: the transaction must not commit."""
+    """The links written do not match the assets written: the transaction must not commit."""
 
 
 @dataclass(frozen=True)
 class InventoryResult:
-    created: int
+    #: Assets per change kind (`inventory_writes.CHANGE_KINDS`) in this run.
+    changes: dict[str, int]
     linked: int
+    #: Previous records that a new record replaced as their asset's current one.
+    superseded: int
+    #: Records of an import older than their flow's latest, linked to their asset as history.
+    late_records: int
     #: Records of the partition that cleansing rejected (they have no asset, by design).
     rejected: int
     #: Open records some legacy asset already names: left for the backfill to link.
@@ -72,6 +65,26 @@ class InventoryResult:
     by_type: dict[str, int]
     by_environment: dict[str, int]
     preview: list[dict]
+    #: Up to SAMPLE_LIMIT assets per change kind: id, name, and the fields that changed.
+    samples: dict[str, list[dict]] = field(default_factory=dict)
+
+    @property
+    def created(self) -> int:
+        return self.changes["created"]
+
+    def report(self) -> dict:
+        """The run's changes as JSON: counts and samples per kind (DESIGN 3a)."""
+        return {
+            **self.changes,
+            "superseded": self.superseded,
+            "late_records": self.late_records,
+            "samples": self.samples,
+        }
+
+
+def changes_line(changes: dict[str, int]) -> str:
+    """`3 created, 5 updated, 12 unchanged, 3 retired, 0 revived`."""
+    return ", ".join(f"{count} {kind}" for kind, count in changes.items())
 
 
 def field_mappings_hash(flow_id: object, mappings: dict) -> str:
@@ -85,115 +98,98 @@ def field_mappings_hash(flow_id: object, mappings: dict) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-_ASSET_FIELDS = ", ".join(INVENTORY_FIELDS)
-_ASSET_VALUES = ", ".join(
-    f"(c.cleansed_values ->> '{name}')::{_CAST[kind]}"
-    if kind in _CAST
-    else f"c.cleansed_values ->> '{name}'"
-    for name, kind in INVENTORY_FIELDS.items()
-)
-
-# The insert does not also anti-join `assets` for records a legacy asset already names
-# (OPEN_RECORD_SQL): planned for a partition that has no assets yet, that probe scans
-# every asset the statement itself has inserted so far, once per record, which is
-# quadratic (a 100 000-record import ran for minutes). The ON CONFLICT on the
-# one-asset-per-record unique index skips those records instead, with the same outcome.
-_CREATE_SQL = f"""
-WITH created AS (
-    INSERT INTO migration.assets
-        (client_account_id, engagement_id, {_ASSET_FIELDS},
-         discovery_flow_id, master_flow_id, raw_import_records_id, field_mappings_used,
-         source_phase, current_phase, discovery_method, discovery_source,
-         discovery_timestamp, custom_attributes)
-    SELECT :client_account_id, :engagement_id, {_ASSET_VALUES},
-           :flow_row_id, :master_flow_id, r.id, :mappings_hash,
-           '{PHASE}', '{PHASE}', '{DISCOVERY_METHOD}', '{DISCOVERY_SOURCE}',
-           now(),
-           jsonb_build_object(
-               'unmapped_columns', r.raw_data - CAST(:mapped_sources AS text[]),
-               'field_mappings_version', CAST(:version_id AS text),
-               'discovered_in_phase', '{PHASE}')
-    {FLOW_RECORDS_SQL}
-    JOIN migration.cleansed_record_archive c
-      ON c.client_account_id = :client_account_id AND c.engagement_id = :engagement_id
-     AND c.raw_import_record_id = r.id
-    WHERE {UNLINKED_RECORD_SQL} AND r.cleansed_data ->> 'status' = 'cleansed'
-    ON CONFLICT (client_account_id, engagement_id, raw_import_records_id)
-        WHERE raw_import_records_id IS NOT NULL DO NOTHING
-    RETURNING id, raw_import_records_id, name, asset_type, environment
-)
-INSERT INTO {_CREATED_TABLE} SELECT * FROM created
-"""
-
-
-def create_inventory_assets(conn: Connection, scope: TenantScope) -> int:
-    """Insert one asset per open cleansed record of the partition; returns how many.
-
-    A concurrent run that got there first makes the insert skip the record (the unique
-    index on the raw record link), so two runs can never make two assets of one record.
-    """
-    conn.execute(text(_CREATE_CREATED_TABLE))
+def _flow_params(conn: Connection, scope: TenantScope) -> dict:
+    """Per flow row id of the partition, the values its assets are written with."""
     flows = conn.execute(
         text(
             """
             SELECT id, flow_id, master_flow_id, field_mappings, field_mappings_version_id
             FROM migration.discovery_flows
             WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
-            ORDER BY created_at, id
             """
         ),
         scope.as_params(),
     ).all()
-    created = 0
-    for flow in flows:
-        mappings = dict(flow.field_mappings or {})
-        created += conn.execute(
-            text(_CREATE_SQL),
-            {
-                **scope.as_params(),
-                "flow_row_id": flow.id,
-                "master_flow_id": flow.master_flow_id,
-                "mappings_hash": field_mappings_hash(flow.flow_id, mappings),
-                "mapped_sources": list(mappings),
-                "version_id": (
-                    str(flow.field_mappings_version_id) if flow.field_mappings_version_id else None
-                ),
-            },
-        ).rowcount
-    refresh_after_bulk_write(conn, "assets", created)
-    return created
+    return {
+        flow.id: {
+            "flow_row_id": flow.id,
+            "master_flow_id": flow.master_flow_id,
+            "mappings_hash": field_mappings_hash(flow.flow_id, dict(flow.field_mappings or {})),
+            "mapped_sources": list(flow.field_mappings or {}),
+            "version_id": (
+                str(flow.field_mappings_version_id) if flow.field_mappings_version_id else None
+            ),
+        }
+        for flow in flows
+    }
 
 
-def link_raw_records(conn: Connection, scope: TenantScope) -> int:
-    """Point every record that this transaction made an asset of at that asset."""
-    return conn.execute(
-        text(
-            f"""
-            UPDATE migration.raw_import_records r
-            SET asset_id = n.asset_id, is_processed = true, processed_at = now(),
-                processing_notes = 'Linked to: ' || n.name
-            FROM {_CREATED_TABLE} n
-            WHERE r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id
-              AND r.id = n.raw_import_record_id AND r.asset_id IS NULL
-            """
-        ),
-        scope.as_params(),
-    ).rowcount
+def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, int]:
+    """Apply every open import of the partition to its flow's assets; counts per change.
+
+    A concurrent run that got there first makes the insert skip the record (the unique
+    indexes on the raw record link and on the flow's identity key), so two runs can never
+    make two assets of one record or of one server.
+    """
+    for statement in writes.CREATE_TEMP_TABLES:
+        conn.execute(text(statement))
+    flows = _flow_params(conn, scope)
+    imports = conn.execute(text(writes.OPEN_IMPORTS_SQL), scope.as_params()).all()
+    for data_import in imports:
+        params = {
+            **scope.as_params(),
+            **flows[data_import.discovery_flow_id],
+            "data_import_id": data_import.id,
+            "is_latest": data_import.is_latest,
+        }
+        conn.execute(text(f"TRUNCATE {writes.INCOMING}"))
+        conn.execute(text(writes.MATCH_SQL), params)
+        conn.execute(text(f"ANALYZE {writes.INCOMING}"))
+        conn.execute(text(writes.UPDATE_SQL), params)
+        conn.execute(text(writes.HISTORY_SQL), params)
+        created = conn.execute(text(writes.CREATE_SQL), params).rowcount
+        refresh_after_bulk_write(conn, "assets", created)
+        if data_import.is_latest and not data_import.is_partial:
+            conn.execute(text(writes.RETIRE_SQL), params)
+    counts = dict.fromkeys((*writes.CHANGE_KINDS, writes.HISTORY), 0)
+    counts.update(
+        conn.execute(text(f"SELECT change, count(*) FROM {writes.CHANGES} GROUP BY change")).all()
+    )
+    return counts
+
+
+def link_raw_records(conn: Connection, scope: TenantScope) -> tuple[int, int]:
+    """Point every record this transaction applied at its asset; supersede the ones replaced.
+
+    Returns (records linked, records superseded).
+    """
+    linked = conn.execute(text(writes.LINK_SQL), scope.as_params()).rowcount
+    superseded = conn.execute(text(writes.SUPERSEDE_SQL), scope.as_params()).rowcount
+    return linked, superseded
 
 
 def build_inventory(conn: Connection, scope: TenantScope) -> InventoryResult:
-    """Create the partition's new assets and link their records, or fail whole."""
-    created = create_inventory_assets(conn, scope)
-    linked = link_raw_records(conn, scope)
-    if linked != created:
+    """Apply the partition's open imports to the inventory and link their records, or fail whole."""
+    changes = write_inventory_assets(conn, scope)
+    linked, superseded = link_raw_records(conn, scope)
+    expected = sum(changes[kind] for kind in writes.LINKED_KINDS)
+    if linked != expected:
         raise InventoryLinkError(
-            f"partition {scope.partition_key!r}: created {created} assets but linked "
+            f"partition {scope.partition_key!r}: wrote {expected} assets but linked "
             f"{linked} raw records; rolling back"
         )
-    return _summarise(conn, scope, created, linked)
+    late = changes.pop(writes.HISTORY)
+    return _summarise(conn, scope, changes, linked, superseded, late)
 
 
-def _summarise(conn: Connection, scope: TenantScope, created: int, linked: int) -> InventoryResult:
+def _summarise(
+    conn: Connection,
+    scope: TenantScope,
+    changes: dict[str, int],
+    linked: int,
+    superseded: int,
+    late: int,
+) -> InventoryResult:
     counts = conn.execute(
         text(
             f"""
@@ -221,16 +217,16 @@ def _summarise(conn: Connection, scope: TenantScope, created: int, linked: int) 
     by_type = dict(
         conn.execute(
             text(
-                f"SELECT coalesce(asset_type, '(none)'), count(*) FROM {_CREATED_TABLE}"
-                " GROUP BY 1 ORDER BY 2 DESC, 1"
+                f"SELECT coalesce(asset_type, '(none)'), count(*) FROM {writes.CHANGES}"
+                " WHERE change = 'created' GROUP BY 1 ORDER BY 2 DESC, 1"
             )
         ).all()
     )
     by_environment = dict(
         conn.execute(
             text(
-                f"SELECT coalesce(environment, '(none)'), count(*) FROM {_CREATED_TABLE}"
-                " GROUP BY 1 ORDER BY 2 DESC, 1"
+                f"SELECT coalesce(environment, '(none)'), count(*) FROM {writes.CHANGES}"
+                " WHERE change = 'created' GROUP BY 1 ORDER BY 2 DESC, 1"
             )
         ).all()
     )
@@ -240,10 +236,11 @@ def _summarise(conn: Connection, scope: TenantScope, created: int, linked: int) 
             text(
                 f"""
                 SELECT {", ".join(f"a.{column}" for column in PREVIEW_COLUMNS)}
-                FROM {_CREATED_TABLE} n
+                FROM {writes.CHANGES} n
                 JOIN migration.assets a
                   ON a.client_account_id = :client_account_id
                  AND a.engagement_id = :engagement_id AND a.id = n.asset_id
+                WHERE n.change = 'created'
                 ORDER BY a.name, a.id
                 LIMIT {PREVIEW_ROWS}
                 """
@@ -252,12 +249,48 @@ def _summarise(conn: Connection, scope: TenantScope, created: int, linked: int) 
         )
     ]
     return InventoryResult(
-        created=created,
+        changes=changes,
         linked=linked,
+        superseded=superseded,
+        late_records=late,
         rejected=counts.rejected,
         skipped_legacy_linked=counts.skipped_legacy_linked,
         skipped_uncleansed=counts.skipped_uncleansed,
         by_type=by_type,
         by_environment=by_environment,
         preview=preview,
+        samples=_samples(conn, scope),
     )
+
+
+def _samples(conn: Connection, scope: TenantScope) -> dict[str, list[dict]]:
+    """Up to SAMPLE_LIMIT assets per change kind, with each changed field's old and new value."""
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT change, asset_id, name, fields FROM (
+                SELECT n.change, n.asset_id, n.name,
+                       (SELECT jsonb_object_agg(h.field_name, jsonb_build_object(
+                                   'old', h.old_value, 'new', h.new_value))
+                        FROM migration.asset_history h
+                        WHERE h.client_account_id = :client_account_id
+                          AND h.engagement_id = :engagement_id AND h.asset_id = n.asset_id
+                          AND h.data_import_id = n.data_import_id
+                          AND h.change = n.change) AS fields,
+                       row_number() OVER (PARTITION BY n.change ORDER BY n.name, n.asset_id)
+                           AS rn
+                FROM {writes.CHANGES} n
+            ) AS s
+            WHERE rn <= {SAMPLE_LIMIT}
+            ORDER BY change, rn
+            """
+        ),
+        scope.as_params(),
+    ).all()
+    samples: dict[str, list[dict]] = {}
+    for row in rows:
+        sample = {"id": str(row.asset_id), "name": row.name}
+        if row.fields:
+            sample["changes"] = row.fields
+        samples.setdefault(row.change, []).append(sample)
+    return samples

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from wiring_pipeline.domain.errors import UserInputError
+from wiring_pipeline.domain.inventory_writes import RETIRED as RETIRED_PHASE
 from wiring_pipeline.domain.schema import assets
 from wiring_pipeline.domain.tenancy import TenantScope
 
@@ -19,7 +20,6 @@ MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 #: The phase of an asset that is gone from the source (re-imports, DESIGN 3a); until
 #: re-imports retire anything, excluding it excludes nothing.
-RETIRED_PHASE = "retired"
 
 _COLUMNS = (
     assets.c.id,

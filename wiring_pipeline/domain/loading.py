@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
+from wiring_pipeline.domain.fields import source_columns
 from wiring_pipeline.domain.sources import (
     MAX_CELL_CHARS,
     SourceOptions,
@@ -91,7 +92,7 @@ def load_pending_imports(
         text(
             f"""
             SELECT d.id, d.filename, d.stored_path, d.file_format, d.sheet_name, d.encoding,
-                   f.field_mappings
+                   f.field_mappings, f.identity_key_columns
             FROM migration.data_imports d
             LEFT JOIN migration.discovery_flows f
               ON {tenant_filter("f")} AND f.id = d.discovery_flow_id
@@ -122,7 +123,7 @@ def load_import(
         data_import.file_format,
         data_import.encoding,
         data_import.sheet_name,
-        tuple(data_import.field_mappings or ()),
+        source_columns(data_import.field_mappings, data_import.identity_key_columns),
     )
 
     def rows() -> Iterator[SourceRow]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Connection, insert, or_, select
 
 from wiring_pipeline.domain.errors import UserInputError
-from wiring_pipeline.domain.fields import validate_field_mappings
+from wiring_pipeline.domain.fields import source_columns, validate_field_mappings
 from wiring_pipeline.domain.schema import (
     client_accounts,
     data_imports,
@@ -91,9 +91,15 @@ def add_flow(
     flow_name: str | None = None,
     flow_id: uuid.UUID | None = None,
     master_flow_id: uuid.UUID | None = None,
+    identity_key: list[str] | tuple[str, ...] = (),
 ) -> dict:
-    """Create a discovery flow of the partition with validated field mappings."""
+    """Create a discovery flow of the partition with validated field mappings.
+
+    `identity_key` names the source column(s) identifying an asset across imports; by
+    default the column mapped to `hostname`, else the one mapped to `name` (DESIGN 3a).
+    """
     checked = validate_field_mappings(mappings)
+    key_columns = identity_key_columns(checked, identity_key)
     row = conn.execute(
         insert(discovery_flows)
         .values(
@@ -104,10 +110,31 @@ def add_flow(
             flow_name=flow_name,
             field_mappings=checked,
             field_mappings_version_id=uuid.uuid4(),
+            identity_key_columns=key_columns,
         )
         .returning(*discovery_flows.c)
     ).one()
     return dict(row._mapping)
+
+
+def identity_key_columns(
+    mappings: dict[str, str], explicit: list[str] | tuple[str, ...]
+) -> list[str]:
+    """The flow's identity key: the columns given, or the source of `hostname`, else of `name`."""
+    if explicit:
+        blank = [column for column in explicit if not str(column).strip()]
+        if blank:
+            raise RegistryError("an identity key column name is empty")
+        if len(set(explicit)) != len(explicit):
+            raise RegistryError(f"identity key column(s) given twice: {', '.join(explicit)}")
+        return [str(column) for column in explicit]
+    by_target = {target: source for source, target in mappings.items()}
+    for target in ("hostname", "name"):
+        if target in by_target:
+            return [by_target[target]]
+    raise RegistryError(
+        "the mappings map no column to `hostname` or `name`: give the identity key with --key"
+    )
 
 
 def find_flow(conn: Connection, scope: TenantScope, flow: str) -> dict:
@@ -190,14 +217,21 @@ def register_import(
     sheet_name: str | None = None,
     import_name: str | None = None,
     encoding: str | None = None,
+    partial: bool = False,
 ) -> dict:
     """Register a pending import of `source` for the flow, keeping a copy under `imports_root`.
 
     The file is checked first (DESIGN 3c): readable, decodable, a header found, and every
-    column the flow maps present; otherwise RegistryError and nothing is registered. The
-    encoding and worksheet the check settled on are recorded for the loader. The copy is
-    what the loader reads, so moving or editing the original afterwards loses nothing; it
-    is removed again if the registration itself fails.
+    column the flow maps or keys on present; otherwise RegistryError and nothing is
+    registered. The encoding and worksheet the check settled on are recorded for the loader.
+    The copy is what the loader reads, so moving or editing the original afterwards loses
+    nothing; it is removed again if the registration itself fails.
+
+    A file whose SHA-256 equals an earlier import of the same partition and flow (and the
+    same worksheet) registers nothing: the earlier import is returned with `duplicate_of`
+    (DESIGN 3a), so importing the same export twice cannot double anything. An earlier
+    import that failed does not count: it put nothing into the inventory. A `partial`
+    export retires no asset.
     """
     if flow["client_account_id"] != scope.client_account_id or (
         flow["engagement_id"] != scope.engagement_id
@@ -211,11 +245,16 @@ def register_import(
         raise RegistryError(f"{readable_name(source.name)}: --sheet applies to .xlsx files only")
     if encoding is not None and fmt == "xlsx":
         raise RegistryError(f"{readable_name(source.name)}: --encoding applies to text files only")
-    options = SourceOptions(fmt, encoding, sheet_name, tuple(flow["field_mappings"] or ()))
+    columns = source_columns(flow["field_mappings"], flow.get("identity_key_columns"))
+    options = SourceOptions(fmt, encoding, sheet_name, columns)
     try:
         sniffed = sniff_source(source, readable_name(source.name), options)
     except UnreadableFileError as error:
         raise RegistryError(str(error)) from error
+    digest = sha256_of(source)
+    earlier = _earlier_identical_import(conn, scope, flow, digest, sniffed.sheet_name)
+    if earlier is not None:
+        return {**earlier, "duplicate_of": earlier["id"]}
     import_id = uuid.uuid4()
     target_dir = imports_root / scope.client_slug / scope.engagement_slug
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +276,7 @@ def register_import(
                 sheet_name=sniffed.sheet_name,
                 encoding=sniffed.encoding,
                 source_sha256=sha256_of(target),
+                is_partial=partial,
             )
             .returning(*data_imports.c)
         ).one()
@@ -244,3 +284,23 @@ def register_import(
         target.unlink(missing_ok=True)
         raise
     return dict(row._mapping)
+
+
+def _earlier_identical_import(
+    conn: Connection, scope: TenantScope, flow: dict, digest: str, sheet_name: str | None
+) -> dict | None:
+    """The flow's first import of these bytes (and of the same worksheet), unless it failed."""
+    row = conn.execute(
+        select(*data_imports.c)
+        .where(
+            data_imports.c.client_account_id == scope.client_account_id,
+            data_imports.c.engagement_id == scope.engagement_id,
+            data_imports.c.discovery_flow_id == flow["id"],
+            data_imports.c.source_sha256 == digest,
+            data_imports.c.sheet_name.is_not_distinct_from(sheet_name),
+            data_imports.c.status != "failed",
+        )
+        .order_by(data_imports.c.created_at, data_imports.c.id)
+        .limit(1)
+    ).first()
+    return None if row is None else dict(row._mapping)

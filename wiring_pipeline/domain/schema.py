@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 SCHEMA = "migration"
 metadata = MetaData(schema=SCHEMA)
@@ -71,6 +71,7 @@ discovery_flows = Table(
     Column("field_mappings_version_id", Uuid),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("identity_key_columns", ARRAY(Text)),
 )
 
 data_imports = Table(
@@ -93,6 +94,7 @@ data_imports = Table(
     Column("error", Text),
     Column("loaded_at", DateTime(timezone=True)),
     Column("encoding", Text),
+    Column("is_partial", Boolean, nullable=False),
 )
 
 raw_import_records = Table(
@@ -109,6 +111,7 @@ raw_import_records = Table(
     Column("processing_notes", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("asset_id", Uuid),
+    Column("superseded_by", Uuid),
 )
 
 assets = Table(
@@ -148,6 +151,7 @@ assets = Table(
     Column("field_mappings_used", String(64)),
     Column("source_phase", Text),
     Column("current_phase", Text),
+    Column("identity_key", Text),
 )
 
 import_rejected_rows = Table(
@@ -170,6 +174,7 @@ cleansed_record_archive = Table(
     Column("cleansed_values", JSONB, nullable=False),
     Column("field_mappings_version_id", Uuid),
     Column("cleansed_at", DateTime(timezone=True), nullable=False),
+    Column("identity_key", Text),
 )
 
 wiring_health_snapshots = Table(
@@ -182,6 +187,21 @@ wiring_health_snapshots = Table(
     Column("metrics", JSONB, nullable=False),
     Column("health_status", Text, nullable=False),
     Column("dagster_run_id", Text),
+)
+
+asset_history = Table(
+    "asset_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    *_tenant_columns(),
+    Column("asset_id", Uuid, nullable=False),
+    Column("data_import_id", Uuid),
+    Column("raw_import_record_id", Uuid),
+    Column("change", Text, nullable=False),
+    Column("field_name", Text, nullable=False),
+    Column("old_value", JSONB),
+    Column("new_value", JSONB),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 
 backfill_runs = Table(

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, insert, null
+from sqlalchemy import Connection, insert, null, text
 
 from wiring_pipeline.domain.registry import add_flow, add_tenant
 from wiring_pipeline.domain.schema import assets, data_imports, raw_import_records
@@ -134,7 +134,12 @@ def add_partition(
 
 
 def add_loaded_import(conn: Connection, scope: TenantScope, flow: dict, **values) -> uuid.UUID:
-    """A `loaded` import of the flow with no stored file: where legacy raw records come from."""
+    """A `loaded` import of the flow with no stored file: where legacy raw records come from.
+
+    Legacy data predates every export the pipeline imports, so the import is dated a year
+    back: a re-import applies exports in date order, and only the latest retires assets.
+    """
+    values = {"created_at": text("now() - interval '1 year'"), **values}
     return conn.execute(
         insert(data_imports)
         .values(**scope.as_params(), status="loaded", discovery_flow_id=flow["id"], **values)

@@ -189,3 +189,32 @@ def write_xlsx(path: Path, rows: Iterable[dict[str, str]], sheet_name: str = "CM
         count += 1
     workbook.save(path)
     return count
+
+
+def iter_next_export(
+    rows: Iterable[dict[str, str]],
+    *,
+    changed_every: int = 10,
+    gone_every: int = 100,
+    new_every: int = 100,
+) -> Iterator[dict[str, str]]:
+    """Next week's export of the same estate: the re-import of DESIGN 3a, deterministic.
+
+    Of `rows`, every `gone_every`-th is decommissioned (left out), every `changed_every`-th
+    gets twice the memory and another owner, and after every `new_every`-th a new server
+    follows; the rest come again unchanged. The defaults are 1% gone, 10% changed, 1% new.
+    """
+    for index, row in enumerate(rows):
+        if index % gone_every == 0:
+            continue
+        if index % changed_every == changed_every // 2:
+            memory = row["Memory (GB)"].strip()
+            row = {
+                **row,
+                "Memory (GB)": str(2 * int(float(memory))) if memory else "8",
+                "Owner": f"{row['Owner'] or 'nobody'}.next",
+            }
+        yield row
+        if index % new_every == new_every // 2 + 1:
+            host = f"new{index:07d}"
+            yield {**row, "Asset Name": host, "Hostname": f"{host}.corp.example"}

@@ -156,6 +156,23 @@ def write_demo_file(partition: DemoPartition, directory: Path, seed: int) -> tup
     return path, gen.write_xlsx(path, rows)
 
 
+#: The partition whose week-2 export the demo imports (DESIGN 3a), and how it differs from
+#: week 1: one server in 40 changed, one in 80 decommissioned, one in 80 new.
+WEEK_TWO_PARTITION = 0
+WEEK_TWO_CHANGES = {"changed_every": 40, "gone_every": 80, "new_every": 80}
+
+
+def write_week_two_file(directory: Path) -> Path:
+    """Next week's export of the week-two partition: the same estate, a week later."""
+    partition = DEMO_PARTITIONS[WEEK_TWO_PARTITION]
+    week_one = gen.iter_cmdb_rows(
+        DEMO_SEED + WEEK_TWO_PARTITION, partition.rows, prefix=partition.key.split(".")[1][:3]
+    )
+    path = directory / f"{partition.key.replace('.', '_')}_cmdb_export_week2.csv"
+    gen.write_csv(path, gen.iter_next_export(week_one, **WEEK_TWO_CHANGES), bom=True)
+    return path
+
+
 def remove_demo_tenants(conn: Connection) -> int:
     """Delete every row of the demo client accounts, so the demo can be seeded afresh."""
     client_ids = list(

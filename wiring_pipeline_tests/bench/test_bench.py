@@ -55,6 +55,9 @@ def test_bench_runs_end_to_end_and_reports_every_figure(figures, announced_steps
             assert timing["rows"] == RECORDS
             assert timing["seconds"] > 0 and timing["rows_per_second"] > 0
     assert figures["per_row"]["stages"]["inventory"]["rows"] == RECORDS
+    reimport = figures["reimport"]["stages"]
+    assert set(reimport) == {"load", "cleanse", "inventory"}
+    assert all(t["rows"] == RECORDS and t["seconds"] > 0 for t in reimport.values())
     for stage in (*STAGES, "total"):
         row = figures["comparison"][stage]
         assert row["pipeline_seconds"] > 0 and row["ratio_to_floor"] > 0
@@ -68,6 +71,7 @@ def test_bench_runs_end_to_end_and_reports_every_figure(figures, announced_steps
         "inventory_vs_per_row",
         "peak_rss_mb",
         "small_partition_health_ms",
+        "reimport_inventory_vs_first",
     }
     assert all(isinstance(t["met"], bool) for t in figures["targets"].values())
     assert len(TARGETS) == len(figures["targets"])

@@ -49,9 +49,16 @@ def test_demo_from_broken_legacy_to_healthy_and_enforced(fresh_database, monkeyp
             "relink_flow_ref": legacy.flow_assets_missing_link + legacy.assets_with_foreign_flow,
             "complete_raw_import_ref": legacy.raw_records_linked_one_way,
             "complete_asset_ref": legacy.assets_linked_one_way,
+            "clear_orphan_superseded_by": 0,
         }
         assert report["backfill"][partition.key]["repairs"] == dry_run["repairs"]
 
     assert incomplete > 0  # the messy exports do have rows that cannot load
     assert set(report["constraints"]["states"].values()) == {"validated"}
+    week_two = report["week_two"]
+    assert week_two["run_succeeded"] is True
+    assert week_two["week_one_again"]["duplicate_of"] == report["seeded"][0]["import_id"]
+    changes = week_two["changes"]
+    assert min(changes[kind] for kind in ("created", "updated", "unchanged", "retired")) > 0
+    assert "week 2 of acme.dc-exit" in result.stderr
     database.get_engine(url).dispose()

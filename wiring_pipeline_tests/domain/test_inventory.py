@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -14,17 +10,25 @@ import pytest
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.database import partition_transaction
-from wiring_pipeline.domain.cleansing import cleanse_open_records
 from wiring_pipeline.domain.health import measure_wiring_health
 from wiring_pipeline.domain.inventory import (
     build_inventory,
-    create_inventory_assets,
     field_mappings_hash,
+    write_inventory_assets,
 )
-from wiring_pipeline.domain.loading import load_pending_imports
+from wiring_pipeline.domain.registry import register_import
 from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline_tests.factories import make_flow, make_tenant
-from wiring_pipeline_tests.pipeline_helpers import dump_tables, register, run_stages
+from wiring_pipeline_tests.inventory_runs import (
+    concurrent_inventory_runs,
+    inventory_killed_in_its_transaction,
+)
+from wiring_pipeline_tests.pipeline_helpers import (
+    dump_tables,
+    register,
+    run_stages,
+    stage_until_inventory,
+)
 
 KEY = "acme.inventory"
 ROWS = 120
@@ -39,13 +43,6 @@ def partition(engine: Engine, tmp_path: Path):
     gen.write_csv(path, gen.iter_cmdb_rows(11, ROWS), bom=True)
     register(engine, scope, flow, path)
     return scope, flow
-
-
-def stage_until_inventory(engine: Engine, key: str = KEY) -> None:
-    """Load and cleanse (committed), leaving only the inventory step to run."""
-    with partition_transaction(engine, key) as work:
-        load_pending_imports(work.conn, work.scope)
-        cleanse_open_records(work.conn, work.scope)
 
 
 def test_hash_is_canonical():
@@ -108,7 +105,7 @@ def test_assets_are_created_wired_and_linked(engine, partition):
     assert health.health_status == "healthy", health.metrics
 
 
-def test_second_run_changes_nothing_and_new_imports_add_alongside(engine, partition, tmp_path):
+def test_second_run_changes_nothing_and_partial_imports_add_alongside(engine, partition, tmp_path):
     scope, flow = partition
     run_stages(engine, KEY)
     before = dump_tables(engine)
@@ -118,9 +115,11 @@ def test_second_run_changes_nothing_and_new_imports_add_alongside(engine, partit
 
     path = tmp_path / "more.csv"
     gen.write_csv(path, gen.iter_cmdb_rows(12, 30, prefix="more"))
-    register(engine, scope, flow, path)
+    with engine.begin() as conn:
+        register_import(conn, scope, flow, path, tmp_path / "imports", partial=True)
     _, cleansed, more = run_stages(engine, KEY)
     assert more.created == cleansed.cleansed > 0
+    assert more.changes["retired"] == 0
     after = dump_tables(engine, ["assets"])["assets"]
     assert set(before["assets"]) <= set(after)
     assert len(after) == len(before["assets"]) + more.created
@@ -128,7 +127,7 @@ def test_second_run_changes_nothing_and_new_imports_add_alongside(engine, partit
 
 def test_a_raw_record_named_by_a_legacy_asset_gets_no_second_asset(engine, partition):
     scope, _ = partition
-    stage_until_inventory(engine)
+    stage_until_inventory(engine, KEY)
     with engine.begin() as conn:
         legacy_target = conn.execute(
             text(
@@ -160,60 +159,24 @@ def test_a_raw_record_named_by_a_legacy_asset_gets_no_second_asset(engine, parti
 
 
 def test_failure_between_insert_and_link_leaves_nothing(engine, partition):
-    stage_until_inventory(engine)
+    stage_until_inventory(engine, KEY)
     before = dump_tables(engine)
     with pytest.raises(RuntimeError, match="injected"):
         with partition_transaction(engine, KEY) as work:
-            created = create_inventory_assets(work.conn, work.scope)
+            created = write_inventory_assets(work.conn, work.scope)["created"]
             assert created > 0
             assert work.conn.execute(text("SELECT count(*) FROM migration.assets")).scalar() > 0
             raise RuntimeError("injected failure before the links are written")
     assert dump_tables(engine) == before
 
 
-_CHILD = """
-import os, sys
-from wiring_pipeline.database import get_engine, partition_transaction
-from wiring_pipeline.domain.inventory import create_inventory_assets, link_raw_records
-url, key, marker = sys.argv[1:]
-with partition_transaction(get_engine(url), key) as work:
-    created = create_inventory_assets(work.conn, work.scope)
-    link_raw_records(work.conn, work.scope)
-    pid = work.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    with open(marker + ".tmp", "w") as handle:
-        handle.write(f"{pid} {created}")
-    os.rename(marker + ".tmp", marker)
-    sys.stdin.read()  # hold the transaction open until killed
-"""
-
-
 def test_sigkill_in_the_middle_of_the_transaction_leaves_the_database_as_before(
     engine, partition, tmp_path
 ):
-    stage_until_inventory(engine)
+    stage_until_inventory(engine, KEY)
     before = dump_tables(engine)
-    marker = tmp_path / "inside-transaction"
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, engine.url.render_as_string(False), KEY, str(marker)],
-        stdin=subprocess.PIPE,
-        env={**os.environ},
-    )
-    try:
-        while not marker.exists():
-            assert child.poll() is None, "the child died before reaching its transaction"
-            threading.Event().wait(0.05)
-        backend_pid, created = map(int, marker.read_text().split())
-        assert created > 0
-        child.send_signal(signal.SIGKILL)
-        assert child.wait() == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            child.kill()
-    with engine.connect() as conn:
-        while conn.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": backend_pid}
-        ).scalar():
-            threading.Event().wait(0.05)
+    created = inventory_killed_in_its_transaction(engine, KEY, tmp_path)["created"]
+    assert created > 0
     assert dump_tables(engine) == before
     # The partition is not left locked: the work can be done now.
     with partition_transaction(engine, KEY) as work:
@@ -221,24 +184,8 @@ def test_sigkill_in_the_middle_of_the_transaction_leaves_the_database_as_before(
 
 
 def test_two_concurrent_runs_make_no_duplicates_and_no_half_links(engine, partition):
-    stage_until_inventory(engine)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            with partition_transaction(engine, KEY) as work:
-                results.append(build_inventory(work.conn, work.scope).created)
-        except Exception as error:  # surfaced by the assertion below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    stage_until_inventory(engine, KEY)
+    results = [r.created for r in concurrent_inventory_runs(engine, KEY)]
     assert sorted(results)[0] == 0 and sorted(results)[1] > 0
     with engine.connect() as conn:
         duplicates = conn.execute(
@@ -262,7 +209,7 @@ def test_two_concurrent_runs_make_no_duplicates_and_no_half_links(engine, partit
 def test_without_the_partition_lock_the_unique_index_still_prevents_duplicates(engine, partition):
     """Two transactions that skip the advisory lock: the second waits, then creates nothing."""
     scope, _ = partition
-    stage_until_inventory(engine)
+    stage_until_inventory(engine, KEY)
     outcome = {}
     with engine.connect() as first:
         first.begin()

@@ -10,7 +10,12 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from wiring_pipeline.defs.metadata import catalog_metadata, row_count, rows_table
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain.cleansing import cleanse_open_records
-from wiring_pipeline.domain.inventory import PREVIEW_COLUMNS, InventoryResult, build_inventory
+from wiring_pipeline.domain.inventory import (
+    PREVIEW_COLUMNS,
+    InventoryResult,
+    build_inventory,
+    changes_line,
+)
 from wiring_pipeline.domain.loading import load_pending_imports
 from wiring_pipeline.domain.schema import assets, cleansed_record_archive
 from wiring_pipeline.domain.schema import raw_import_records as raw_import_records_table
@@ -103,20 +108,23 @@ def cleansed_import_records(
     metadata=catalog_metadata(assets),
 )
 def asset_inventory(context: AssetExecutionContext, wiring_db: WiringDatabase) -> MaterializeResult:
-    """Inventory assets created and their raw records linked back, in one transaction."""
+    """Inventory assets created or updated in place and their raw records linked back, in
+    one transaction; a full export retires the assets it no longer lists."""
     with wiring_db.unit_of_work(context.partition_key) as work:
         result = build_inventory(work.conn, work.scope)
         rows = count_rows(work.conn, work.scope, assets)
-    context.log.info(
-        f"{context.partition_key}: {result.created} inventory assets created and linked"
-    )
+    context.log.info(f"{context.partition_key}: {changes_line(result.changes)}")
     return MaterializeResult(metadata={**inventory_metadata(result), **row_count(rows)})
 
 
 def inventory_metadata(result: InventoryResult) -> dict:
     return {
-        "created": MetadataValue.int(result.created),
+        **{kind: MetadataValue.int(count) for kind, count in result.changes.items()},
         "linked": MetadataValue.int(result.linked),
+        "superseded": MetadataValue.int(result.superseded),
+        "late_records": MetadataValue.int(result.late_records),
+        "change_samples": MetadataValue.json(result.samples),
+        "report": MetadataValue.json(result.report()),
         "rejected": MetadataValue.int(result.rejected),
         "skipped_legacy_linked": MetadataValue.int(result.skipped_legacy_linked),
         "skipped_uncleansed": MetadataValue.int(result.skipped_uncleansed),

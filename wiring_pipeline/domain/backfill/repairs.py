@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wiring_pipeline.domain.contract import ASSET_REF, FLOW_REF, LINKS, RAW_IMPORT_REF, Link
+from wiring_pipeline.domain.contract import (
+    ASSET_REF,
+    FLOW_REF,
+    LINKS,
+    RAW_IMPORT_REF,
+    SUPERSEDED_BY,
+    Link,
+)
 from wiring_pipeline.domain.errors import UserInputError
 
 SAMPLE_LIMIT = 5
@@ -22,15 +29,18 @@ BATCH_TABLES: tuple[Table, ...] = ("raw_import_records", "assets")
 
 #: Singular names of the rows of each table, for the descriptions.
 _ROW = {"assets": "asset", "raw_import_records": "raw record", "discovery_flows": "flow"}
-#: A cleared raw record is re-derivable from its source row: it is put back in the queue.
-_AFTER_CLEAR = {"raw_import_records": ", and requeued unless an asset of the partition claims it"}
+#: A raw record whose asset is cleared is re-derivable from its source row: it is put back
+#: in the queue (unless a re-import superseded it: history is never re-inventoried).
+_AFTER_CLEAR = {
+    ASSET_REF.name: ", and requeued unless an asset of the partition claims it or it is superseded"
+}
 
 
 def _describe_clear(link: Link) -> str:
     row = _ROW[link.table.name]
     return (
         f"{row}s whose {link.column} names no {_ROW[link.target.name]} of the partition: "
-        f"cleared{_AFTER_CLEAR.get(link.table.name, '')}"
+        f"cleared{_AFTER_CLEAR.get(link.name, '')}"
     )
 
 
@@ -60,6 +70,7 @@ assert set(REPAIRS) == {
     FLOW_REF.clear_repair,
     RAW_IMPORT_REF.clear_repair,
     ASSET_REF.clear_repair,
+    SUPERSEDED_BY.clear_repair,
     FLOW_REF.relink_repair,
     RAW_IMPORT_REF.complete_repair,
     ASSET_REF.complete_repair,
@@ -92,6 +103,7 @@ AUDITED_COLUMNS: dict[Table, dict[str, str]] = {
         "processed_at": "timestamptz",
         "processing_notes": "text",
         "cleansed_data": "jsonb",
+        "superseded_by": "uuid",
     },
 }
 

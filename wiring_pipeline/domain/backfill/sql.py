@@ -10,7 +10,7 @@ value that differs. Repair names come from the links of `domain/contract.py`.
 from __future__ import annotations
 
 from wiring_pipeline.domain.backfill.repairs import AUDITED_COLUMNS, SAMPLE_LIMIT, Table
-from wiring_pipeline.domain.contract import ASSET_REF, FLOW_REF, RAW_IMPORT_REF
+from wiring_pipeline.domain.contract import ASSET_REF, FLOW_REF, RAW_IMPORT_REF, SUPERSEDED_BY
 from wiring_pipeline.domain.tenancy import tenant_filter
 
 _CLEAR_FLOW = FLOW_REF.clear_repair
@@ -19,6 +19,7 @@ _CLEAR_RAW = RAW_IMPORT_REF.clear_repair
 _COMPLETE_RAW = RAW_IMPORT_REF.complete_repair
 _CLEAR_ASSET = ASSET_REF.clear_repair
 _COMPLETE_ASSET = ASSET_REF.complete_repair
+_CLEAR_SUCCESSOR = SUPERSEDED_BY.clear_repair
 
 
 def _exists(table: str, alias: str, condition: str) -> str:
@@ -82,7 +83,7 @@ _ASSET_FACTS = f"""
         CROSS JOIN LATERAL (
             SELECT count(*) AS n, (array_agg(c.id ORDER BY c.id))[1] AS record_id
             FROM migration.raw_import_records c
-            WHERE {tenant_filter("c")} AND c.asset_id = a.id
+            WHERE {tenant_filter("c")} AND c.asset_id = a.id AND c.superseded_by IS NULL
         ) AS claim
         WHERE {tenant_filter("a")} AND a.id BETWEEN :first_id AND :last_id
     ),
@@ -161,18 +162,25 @@ _ASSET_FACTS = f"""
 
 # Raw records of one batch. The record's asset "will claim" it when that asset has no
 # usable raw record link, this record alone names it, and no other asset claims the record:
-# exactly the assets whose `complete_raw_import_ref` the asset plan makes.
+# exactly the assets whose `complete_raw_import_ref` the asset plan makes. A record a
+# re-import superseded (DESIGN 3a) is history: never requeued, never claimed, and not a
+# conflict while its successor points at the same asset; only an orphan link is cleared.
 _RAW_FACTS = f"""
     facts AS (
         SELECT r.id, r.row_number, r.asset_id, r.is_processed, r.processed_at,
-               r.processing_notes, r.cleansed_data,
+               r.processing_notes, r.cleansed_data, r.superseded_by,
                r.asset_id IS NOT NULL AND ta.id IS NULL AS asset_orphan,
+               r.superseded_by IS NOT NULL
+                   AND NOT {_exists("raw_import_records", "y", "y.id = r.superseded_by")}
+                   AS successor_orphan,
+               {ASSET_REF.is_history("r")} AS history,
                ta.raw_import_records_id AS asset_names,
                ta.raw_import_records_id IS NULL
                    OR NOT {_exists("raw_import_records", "x", "x.id = ta.raw_import_records_id")}
                    AS asset_link_free,
                (SELECT count(*) FROM migration.raw_import_records c
-                WHERE {tenant_filter("c")} AND c.asset_id = r.asset_id) AS asset_claimants,
+                WHERE {tenant_filter("c")} AND c.asset_id = r.asset_id
+                  AND c.superseded_by IS NULL) AS asset_claimants,
                ca.id AS claimant_id, ca.name AS claimant_name, ta.name AS asset_name
         FROM migration.raw_import_records r
         LEFT JOIN migration.assets ta ON {tenant_filter("ta")} AND ta.id = r.asset_id
@@ -182,15 +190,16 @@ _RAW_FACTS = f"""
     ),
     effective AS (
         SELECT facts.*,
-               CASE WHEN asset_orphan THEN NULL ELSE asset_id END AS eff_asset
+               CASE WHEN asset_orphan THEN NULL ELSE asset_id END AS eff_asset,
+               superseded_by IS NOT NULL AND NOT successor_orphan AS superseded
         FROM facts
     ),
     decided AS (
         SELECT effective.*,
                eff_asset IS NULL AND claimant_id IS NOT NULL AS link_to_claimant,
                eff_asset IS NOT NULL AND claimant_id IS NULL AND asset_link_free
-                   AND asset_claimants = 1 AS asset_will_claim,
-               asset_orphan AND claimant_id IS NULL AS requeue
+                   AND asset_claimants = 1 AND NOT superseded AS asset_will_claim,
+               asset_orphan AND claimant_id IS NULL AND NOT superseded AS requeue
         FROM effective
     ),
     paired AS (
@@ -212,17 +221,20 @@ _RAW_FACTS = f"""
                     WHEN linked AND NOT is_processed THEN 'Linked to: ' || final_asset_name
                     ELSE processing_notes END AS new_processing_notes,
                CASE WHEN requeue THEN NULL ELSE cleansed_data END AS new_cleansed_data,
+               CASE WHEN successor_orphan THEN NULL ELSE superseded_by END AS new_superseded_by,
                {
     _array(
         (_CLEAR_ASSET, "asset_orphan"),
         (_COMPLETE_ASSET, "link_to_claimant OR (linked AND NOT is_processed)"),
+        (_CLEAR_SUCCESSOR, "successor_orphan"),
     )
 } AS repairs,
                {
     _array(
         (
             "link_conflicts",
-            "eff_asset IS NOT NULL AND asset_names IS DISTINCT FROM id AND NOT asset_will_claim",
+            "eff_asset IS NOT NULL AND asset_names IS DISTINCT FROM id AND NOT asset_will_claim"
+            " AND NOT history",
         ),
     )
 } AS problems,
@@ -251,6 +263,7 @@ _RAW_FACTS = f"""
                 f"CASE WHEN p.requeue THEN '{_CLEAR_ASSET}' ELSE '{_COMPLETE_ASSET}' END",
             ),
             ("cleansed_data", f"'{_CLEAR_ASSET}'"),
+            ("superseded_by", f"'{_CLEAR_SUCCESSOR}'"),
         ],
     )
 } AS changes

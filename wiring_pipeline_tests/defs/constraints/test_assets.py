@@ -61,5 +61,6 @@ def test_after_the_backfill_every_key_is_validated(engine, world):
         "fk_assets_flow_ref": "validated",
         "fk_assets_raw_import_ref": "validated",
         "fk_raw_import_records_asset_ref": "validated",
+        "fk_raw_import_records_superseded_by": "validated",
     }
     assert evaluation.passed
