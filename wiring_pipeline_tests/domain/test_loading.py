@@ -249,9 +249,9 @@ def test_a_stored_file_that_turns_unreadable_fails_its_import_and_loads_nothing(
 ):
     scope, flow = tenant
     registered = {}
-    for name in ("missing.csv", "broken.csv", "good.csv"):
-        path = tmp_path / name
-        path.write_text("Name,Env\nweb-1,Production\n", encoding="utf-8")
+    for number, name in enumerate(("missing.csv", "broken.csv", "good.csv")):
+        path = tmp_path / name  # three exports (an identical file would be a duplicate)
+        path.write_text(f"Name,Env\nweb-{number},Production\n", encoding="utf-8")
         registered[name] = register(engine, scope, flow, path)
     Path(registered["missing.csv"]["stored_path"]).unlink()
     Path(registered["broken.csv"]["stored_path"]).write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")

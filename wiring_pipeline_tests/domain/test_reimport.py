@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -221,6 +222,27 @@ def test_an_explicit_multi_column_key_is_trimmed_and_case_folded(engine, tmp_pat
 
     assert (result.changes["updated"], result.changes["created"]) == (20, 0)
     assert current_count(engine, scope) == 20
+
+
+def test_the_key_columns_are_checked_at_import_and_matched_in_any_case(engine, tmp_path):
+    scope = make_tenant(engine, KEY)
+    with engine.begin() as conn:
+        flow = add_flow(conn, scope, data.MAPPINGS, identity_key=["Rack"])
+    no_rack = [{k: v for k, v in row.items() if k != "Rack"} for row in data.week_one()]
+    path = tmp_path / "no-rack.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(data.MAPPINGS))
+        writer.writeheader()
+        writer.writerows(no_rack)
+    with pytest.raises(RegistryError, match="'Rack' is not in the header"):
+        data.register(engine, scope, flow, path)
+    lower = data.write(tmp_path / "lower.csv", data.week_one())
+    lower.write_text(lower.read_text(encoding="utf-8").replace("Rack", "  rack"), encoding="utf-8")
+    data.register(engine, scope, flow, lower)
+
+    _, cleansed, result = run_stages(engine, KEY)
+
+    assert (cleansed.rejected, result.changes["created"]) == (0, 20)
 
 
 def test_a_flow_without_hostname_is_keyed_by_name(engine):
