@@ -77,14 +77,17 @@ _HISTORY_VALUES = (
     ", ".join(f"('{f}', to_jsonb(m.old_{f}), to_jsonb(m.new_{f}))" for f in _FIELDS)
     + f", ('current_phase', to_jsonb(m.old_phase), to_jsonb('{PHASE}'::text))"
 )
-_OLD_ROW = ", ".join(f"m.old_{f}" for f in _FIELDS)
-_NEW_ROW = ", ".join(f"m.new_{f}" for f in _FIELDS)
+#: The asset's fields and the record's, as rows: compared once per record, so only the
+#: records that change something pay for the per-field history.
+_OLD_ROW = ", ".join(f"a.{f}" for f in _FIELDS)
+_NEW_ROW = ", ".join(_typed(f) for f in _FIELDS)
 
 UPDATE_SQL = f"""
 WITH matched AS MATERIALIZED (
     SELECT a.id AS asset_id, i.raw_import_record_id AS record_id,
            a.raw_import_records_id AS previous_record_id, a.current_phase AS old_phase,
-           a.current_phase = '{RETIRED}' AS was_retired, r.raw_data, {_OLD_NEW}
+           a.current_phase = '{RETIRED}' AS was_retired, r.raw_data, {_OLD_NEW},
+           ({_OLD_ROW}) IS DISTINCT FROM ({_NEW_ROW}) AS changed
     FROM {INCOMING} i
     JOIN migration.assets a ON {tenant_filter("a")} AND a.id = i.asset_id
     JOIN migration.cleansed_record_archive c
@@ -100,7 +103,7 @@ history AS (
            CASE WHEN m.was_retired THEN 'revived' ELSE 'updated' END, v.field, v.old, v.new
     FROM matched m
     CROSS JOIN LATERAL (VALUES {_HISTORY_VALUES}) AS v(field, old, new)
-    WHERE v.old IS DISTINCT FROM v.new
+    WHERE (m.changed OR m.was_retired) AND v.old IS DISTINCT FROM v.new
 ),
 updated AS (
     UPDATE migration.assets a
@@ -115,7 +118,7 @@ updated AS (
 INSERT INTO {CHANGES}
 SELECT m.asset_id, m.record_id, m.previous_record_id, :data_import_id,
        CASE WHEN m.was_retired THEN 'revived'
-            WHEN ({_OLD_ROW}) IS DISTINCT FROM ({_NEW_ROW}) THEN 'updated'
+            WHEN m.changed THEN 'updated'
             ELSE 'unchanged' END,
        m.new_name, m.new_asset_type, m.new_environment
 FROM matched m
