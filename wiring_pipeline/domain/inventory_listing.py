@@ -18,15 +18,13 @@ from wiring_pipeline.domain.tenancy import TenantScope
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
-#: The phase of an asset that is gone from the source (re-imports, DESIGN 3a); until
-#: re-imports retire anything, excluding it excludes nothing.
-
 _COLUMNS = (
     assets.c.id,
     assets.c.name,
     assets.c.asset_type,
     assets.c.environment,
     assets.c.discovery_method,
+    assets.c.current_phase,
     assets.c.discovery_flow_id,
     assets.c.raw_import_records_id,
     assets.c.created_at,
