@@ -206,8 +206,12 @@ class Metric:
     def fails(self, count: int, previous: dict[str, int] | None) -> bool:
         """The check's verdict; `previous` is the last snapshot of another run, if any."""
         if self.fails_on == "growth":
-            return count > int((previous or {}).get(self.name, 0))
+            return count > self.previous_count(previous)
         return count > 0
+
+    def previous_count(self, previous: dict[str, int] | None) -> int:
+        """This metric's count in an earlier snapshot (0: none, or taken before it existed)."""
+        return int((previous or {}).get(self.name, 0))
 
 
 def orphans(link: Link, description: str) -> Metric:

@@ -96,7 +96,7 @@ def _verdict(metric: Metric, health: WiringHealth, previous: dict[str, int] | No
         "partition": health.scope.partition_key,
     }
     if metric.fails_on == "growth":
-        metadata["previous_count"] = MetadataValue.int(int((previous or {}).get(metric.name, 0)))
+        metadata["previous_count"] = MetadataValue.int(metric.previous_count(previous))
     if count:
         metadata["samples"] = MetadataValue.json(samples)
         metadata["sample_rows"] = rows_table(samples, ["id", "name", "created_at"])
