@@ -17,12 +17,10 @@ from sqlalchemy import create_engine, make_url, text
 from wiring_pipeline.bench import floor, per_row
 from wiring_pipeline.bench.figures import TARGETS
 from wiring_pipeline.bench.runner import (
-    BIG_SEED,
     FLOOR_STAGES,
     PIPELINE_STAGES,
     STAGES,
     BenchError,
-    BenchRun,
     run_bench,
     step_count,
 )
@@ -30,8 +28,7 @@ from wiring_pipeline.cli.main import cli
 from wiring_pipeline.domain.health import METRICS, measure_wiring_health
 from wiring_pipeline.domain.tenancy import TenantScope
 from wiring_pipeline.samples.demo import seed_demo
-
-RECORDS = 300
+from wiring_pipeline_tests.bench.partitions import RECORDS, run_stages
 
 
 @pytest.fixture(scope="module")
@@ -192,28 +189,11 @@ def _content(conn, scope: TenantScope) -> dict[str, list]:
     }
 
 
-@pytest.fixture()
-def three_partitions(engine, tmp_path):
-    """The same messy export imported into three partitions of a migrated database."""
-    run = BenchRun(engine, tmp_path, progress=lambda _label: None)
-    source = run.write_export("export.csv", BIG_SEED, RECORDS)
-    return [
-        run.add_partition(key, source, RECORDS).scope
-        for key in ("bench.pipeline", "bench.floor", "bench.per-row")
-    ]
-
-
-def _run_stages(engine, scope: TenantScope, stages: dict) -> None:
-    for stage in STAGES:
-        with engine.begin() as conn:
-            stages[stage](conn, scope)
-
-
 def test_floor_and_per_row_end_with_the_pipelines_tables(engine, three_partitions):
     pipeline_scope, floor_scope, per_row_scope = three_partitions
-    _run_stages(engine, pipeline_scope, PIPELINE_STAGES)
-    _run_stages(engine, floor_scope, FLOOR_STAGES)
-    _run_stages(engine, per_row_scope, {**PIPELINE_STAGES, "inventory": per_row.build_inventory})
+    run_stages(engine, pipeline_scope, PIPELINE_STAGES)
+    run_stages(engine, floor_scope, FLOOR_STAGES)
+    run_stages(engine, per_row_scope, {**PIPELINE_STAGES, "inventory": per_row.build_inventory})
     with engine.connect() as conn:
         expected = _content(conn, pipeline_scope)
         assert len(expected["raw"]) == RECORDS
@@ -229,8 +209,8 @@ def test_floor_and_per_row_end_with_the_pipelines_tables(engine, three_partition
 
 def test_table_differences_sees_one_changed_cell(engine, three_partitions):
     pipeline_scope, floor_scope, _ = three_partitions
-    _run_stages(engine, pipeline_scope, PIPELINE_STAGES)
-    _run_stages(engine, floor_scope, FLOOR_STAGES)
+    run_stages(engine, pipeline_scope, PIPELINE_STAGES)
+    run_stages(engine, floor_scope, FLOOR_STAGES)
     with engine.begin() as conn:
         conn.execute(
             text(
