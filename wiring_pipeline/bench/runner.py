@@ -1,10 +1,12 @@
-"""One benchmark run: the pipeline, the SQL floor and the per-row approach on the same data.
+"""One benchmark run: the pipeline, the SQL floor, the write floor and the per-row approach.
 
 Everything happens in one process against one throwaway database of the configured
 server, so the ratios compare like with like: same server, same cache, same input file.
 The floor's partition is loaded first and stays in place while the pipeline runs, so the
 pipeline pays for tenant scoping next to a neighbour of the same size; the small
-partition's health is measured last, beside both big ones. A VACUUM ANALYZE (untimed)
+partition's health is measured last, beside both big ones. The write floor is measured
+right after the pipeline's timed stages, on the rows they left, before the re-import
+changes them. A VACUUM ANALYZE (untimed)
 after the floor and before the small partition's health stands in for the autovacuum a
 live server runs between jobs, so no approach inherits another's dead rows.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
 from wiring_pipeline import database, settings
-from wiring_pipeline.bench import floor, per_row
+from wiring_pipeline.bench import floor, per_row, write_floor
 from wiring_pipeline.bench.environment import machine_info, peak_rss_mb, throwaway_database
 from wiring_pipeline.bench.figures import STAGES, Approach, Timing, figures
 from wiring_pipeline.domain.cleansing import cleanse_open_records
@@ -192,6 +194,7 @@ REIMPORT_STAGES = ("load", "cleanse", "inventory")
 def step_count() -> int:
     """How many steps a run announces through `progress` (the progress bar's total)."""
     migrate_and_generate, settles, compare, done = 2, 2, 1, 1
+    write_floor_steps = 2  # copy the pipeline's rows out, then write them once
     floor_and_pipeline = 2 * len(STAGES)
     per_row_steps = 3  # load and cleanse through the pipeline, then the timed inventory
     small_steps = 4  # load, cleanse, inventory, then the health measurements
@@ -203,6 +206,7 @@ def step_count() -> int:
         + compare
         + done
         + floor_and_pipeline
+        + write_floor_steps
         + per_row_steps
         + small_steps
     )
@@ -262,6 +266,10 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
     floor_run = run.run_stages("floor", floor_partition, FLOOR_STAGES)
     run.settle()
     pipeline_run = run.run_stages("pipeline", pipeline_partition, PIPELINE_STAGES)
+    # Before the re-import rewrites the partition: its rows as the first run left them.
+    write_floor_run = write_floor.measure(
+        run.engine, pipeline_partition.scope, run.workdir, run.progress
+    )
 
     run.progress("compare floor and pipeline tables")
     with run.engine.connect() as conn:
@@ -302,6 +310,7 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
         pipeline_run=pipeline_run,
         reimport_run=reimport_run,
         floor_run=floor_run,
+        write_floor=write_floor_run,
         per_row_inventory=per_row_inventory,
         differences=differences,
         small_health=small_health,

@@ -94,12 +94,14 @@ def scale_table(figures: dict) -> Table:
 
 def summary_table(figures: dict) -> Table:
     table = Table(title=f"wiring-pipeline bench, {figures['records']:,} records")
-    for column in ("stage", "seconds", "rows/s", "floor s", "x floor", "x per-row"):
+    columns = ("stage", "seconds", "rows/s", "floor s", "x floor", "x per-row", "x write floor")
+    for column in columns:
         table.add_column(column, justify="left" if column == "stage" else "right")
     per_row = figures["per_row"]["stages"]["inventory"]
     for stage in (*STAGES, "total"):
         row = figures["comparison"][stage]
         speedup = row["ratio_to_per_row"]
+        to_write_floor = row["ratio_to_write_floor"]
         table.add_row(
             stage,
             f"{row['pipeline_seconds']:.3f}",
@@ -107,7 +109,14 @@ def summary_table(figures: dict) -> Table:
             f"{row['floor_seconds']:.3f}",
             f"{row['ratio_to_floor']:.2f}",
             f"{speedup:.1f} (per-row {per_row['rows_per_second']:,.0f}/s)" if speedup else "",
+            f"{to_write_floor:.2f}" if to_write_floor else "",
         )
+    write_floor = figures["write_floor"]
+    table.add_row(
+        "write floor",
+        f"{write_floor['seconds']:.3f}",
+        f"{write_floor['rows_per_second']:,.0f}",
+    )
     return table
 
 
@@ -129,6 +138,11 @@ def summary_lines(figures: dict) -> list[str]:
         f"re-import of next week's export ({reimport['inventory']['rows']:,} rows: 10% changed,"
         " 1% gone, 1% new): "
         + ", ".join(f"{stage} {timing['seconds']:.3f} s" for stage, timing in reimport.items())
+    )
+    written = figures["write_floor"]["rows_per_table"]
+    lines.append(
+        "write floor: the pipeline's rows written once with binary COPY: "
+        + ", ".join(f"{table} {rows:,}" for table, rows in written.items())
     )
     mismatched = [t for t, d in figures["floor_differences"].items() if d["differences"]]
     lines.append(

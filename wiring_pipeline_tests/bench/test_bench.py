@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, make_url, text
 
-from wiring_pipeline.bench import floor, per_row
+from wiring_pipeline.bench import floor, per_row, write_floor
 from wiring_pipeline.bench.figures import TARGETS
 from wiring_pipeline.bench.runner import (
     FLOOR_STAGES,
@@ -65,6 +65,7 @@ def test_bench_runs_end_to_end_and_reports_every_figure(figures, announced_steps
     assert figures["peak_rss_mb"]["after_pipeline"] > 0
     assert set(figures["targets"]) == {
         "end_to_end_vs_floor",
+        "end_to_end_vs_write_floor",
         "inventory_vs_per_row",
         "peak_rss_mb",
         "small_partition_health_ms",
@@ -92,6 +93,35 @@ def test_the_run_finds_floor_and_pipeline_tables_identical(figures):
     assert all(d["left_rows"] == d["right_rows"] for d in differences.values()), differences
 
 
+def test_the_write_floor_writes_the_pipeline_partitions_rows_once(figures):
+    written = figures["write_floor"]["rows_per_table"]
+    assert set(written) == set(write_floor.TABLES)
+    # The pipeline partition's tables as the comparison counted them, before the re-import.
+    pipeline_rows = {table: d["left_rows"] for table, d in figures["floor_differences"].items()}
+    assert written["raw_import_records"] == RECORDS
+    assert written["assets"] == pipeline_rows["assets"] > 0
+    for table in ("raw_import_records", "cleansed_record_archive", "import_rejected_rows"):
+        assert written[table] == pipeline_rows[table], table
+    assert written["asset_history"] == 0  # no re-import has changed an asset yet
+    assert written["wiring_health_snapshots"] == 1
+    assert figures["write_floor"]["rows"] == RECORDS and figures["write_floor"]["seconds"] > 0
+
+
+def test_the_pipeline_is_reported_against_the_write_floor(figures):
+    ratio = figures["comparison"]["total"]["ratio_to_write_floor"]
+    # The JSON rounds seconds to 4 decimals and ratios to 3: the ratio of the unrounded
+    # seconds lies within what those roundings allow.
+    pipeline = figures["pipeline"]["total"]["seconds"]
+    written = figures["write_floor"]["seconds"]
+    low = (pipeline - 5e-5) / (written + 5e-5) - 5e-4
+    high = (pipeline + 5e-5) / (written - 5e-5) + 5e-4
+    assert low <= ratio <= high
+    assert all(figures["comparison"][s]["ratio_to_write_floor"] is None for s in STAGES)
+    target = figures["targets"]["end_to_end_vs_write_floor"]
+    assert target["value"] == ratio and target["target"] == "<= 2.5"
+    assert target["met"] is (ratio <= TARGETS["end_to_end_vs_write_floor_max"])
+
+
 def test_the_throwaway_database_and_files_are_removed(figures, server_urls):
     name = figures["database"]["name"]
     assert figures["database"] == {"name": name, "kept": False, "files": None}
@@ -117,6 +147,7 @@ def test_cli_prints_the_table_and_writes_json(server_urls, tmp_path):
     result = CliRunner().invoke(cli, ["bench", "--records", "40", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "x floor" in result.output and "inventory" in result.output
+    assert "write floor" in result.output and "end_to_end_vs_write_floor" in result.output
     assert "floor and pipeline tables: identical" in result.output
     written = json.loads(out.read_text())
     assert written["records"] == 40 and written["per_row_records"] == 40
