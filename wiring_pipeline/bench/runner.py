@@ -270,6 +270,7 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
     write_floor_run = write_floor.measure(
         run.engine, pipeline_partition.scope, run.workdir, run.progress
     )
+    rss_write_floor = peak_rss_mb()
 
     run.progress("compare floor and pipeline tables")
     with run.engine.connect() as conn:
@@ -319,6 +320,7 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
             "after_setup": rss_setup,
             "after_floor": floor_run.peak_rss_mb,
             "after_pipeline": pipeline_run.peak_rss_mb,
+            "after_write_floor": rss_write_floor,
             "after_per_row": rss_per_row,
             "peak": peak_rss_mb(),
         },

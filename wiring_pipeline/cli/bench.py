@@ -96,7 +96,8 @@ def summary_table(figures: dict) -> Table:
     table = Table(title=f"wiring-pipeline bench, {figures['records']:,} records")
     columns = ("stage", "seconds", "rows/s", "floor s", "x floor", "x per-row", "x write floor")
     for column in columns:
-        table.add_column(column, justify="left" if column == "stage" else "right")
+        stage = column == "stage"
+        table.add_column(column, justify="left" if stage else "right", no_wrap=stage)
     per_row = figures["per_row"]["stages"]["inventory"]
     for stage in (*STAGES, "total"):
         row = figures["comparison"][stage]
@@ -125,6 +126,7 @@ def summary_lines(figures: dict) -> list[str]:
     health = figures["small_partition_health"]
     lines = [
         f"peak RSS: {figures['peak_rss_mb']['after_pipeline']:.0f} MB after the pipeline,"
+        f" {figures['peak_rss_mb']['after_write_floor']:.0f} MB after the write floor,"
         f" {figures['peak_rss_mb']['peak']:.0f} MB for the whole run",
         f"small partition ({health['records']:,} records) health: median"
         f" {health['median_ms']:.2f} ms over {len(health['runs_ms'])} runs",

@@ -105,6 +105,7 @@ def test_the_write_floor_writes_the_pipeline_partitions_rows_once(figures):
     assert written["asset_history"] == 0  # no re-import has changed an asset yet
     assert written["wiring_health_snapshots"] == 1
     assert figures["write_floor"]["rows"] == RECORDS and figures["write_floor"]["seconds"] > 0
+    assert figures["peak_rss_mb"]["after_write_floor"] >= figures["peak_rss_mb"]["after_pipeline"]
 
 
 def test_the_pipeline_is_reported_against_the_write_floor(figures):
