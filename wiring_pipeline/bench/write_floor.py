@@ -37,7 +37,7 @@ TABLES = (
     "asset_history",
     "wiring_health_snapshots",
 )
-#: Where the empty copies of the tables are created, and dropped with it afterwards.
+#: The schema of the empty copies of the tables; it is dropped, with them, afterwards.
 SCRATCH_SCHEMA = "bench_write_floor"
 
 _BLOCK = 1 << 20
@@ -82,6 +82,7 @@ def create_scratch_tables(conn: Connection) -> None:
 
 
 def drop_scratch_tables(conn: Connection) -> None:
+    """The scratch schema and its tables, so the run's database is left as it was."""
     with conn.connection.driver_connection.cursor() as cursor:
         cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCRATCH_SCHEMA)))
 
