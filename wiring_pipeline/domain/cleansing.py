@@ -59,6 +59,12 @@ EXCEL_ERRORS = (
 )  # fmt: skip
 _EXCEL_ERROR_LIST = ", ".join(f"'{e}'" for e in EXCEL_ERRORS)
 
+
+def _excel_error_sql(column: str) -> str:
+    """Whether a cleaned cell is an Excel error value; the first character rules out most."""
+    return f"(left({column}, 1) = '#' AND {column} IN ({_EXCEL_ERROR_LIST}))"
+
+
 _INTEGER = r"^[+-]?[0-9]{1,9}(\.0*)?$"
 _NUMBER = r"^[+-]?([0-9]{1,30}(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
 #: A space, a no-break space or a narrow no-break space between digit groups.
@@ -144,18 +150,43 @@ def identity_key_sql(key_columns: list[str]) -> tuple[str, dict[str, str]]:
     return f"CASE WHEN {present} THEN concat_ws(chr(31), {', '.join(parts)}) END", binds
 
 
-def archive_statement(
+def _missing_sql(targets: list[str]) -> str:
+    """The critical fields a record lacks, as `name, environment` ('' when it has them all).
+
+    A critical field the flow does not map is missing from every record.
+    """
+    parts = [
+        f"CASE WHEN v_{name} IS NULL THEN '{name}' END" if name in targets else f"'{name}'"
+        for name in CRITICAL_FIELDS
+    ]
+    return f"concat_ws(', ', {', '.join(parts)})"
+
+
+#: Why a record is rejected, if it is: a missing critical field, then a missing identity key,
+#: then a key an earlier row of the same import already has (DESIGN 3a: the later rows go).
+_VERDICT = """CASE
+    WHEN t.missing <> '' THEN 'missing critical field(s): ' || t.missing
+    WHEN t.identity_key IS NULL
+        THEN 'missing identity key ('
+             || coalesce(CAST(:key_columns AS text), 'none declared') || ')'
+    WHEN f.first_row <> t.row_number THEN 'duplicate key'
+END"""
+
+
+def cleanse_statement(
     mappings: dict[str, str], key_columns: list[str] | None = None
 ) -> tuple[str, dict[str, str]]:
-    """The statement archiving one flow's cleansed values and identity keys, and its binds
-    (none when the flow maps no inventory field: nothing to archive).
+    """The one statement that cleanses one flow's open records, and its binds (none when the
+    flow maps no inventory field: nothing to cleanse with).
 
-    Target fields come from `INVENTORY_FIELDS` (validated when the flow was added) and are
-    the only names spliced into the SQL; source column names are bound parameters. The
-    cleaned text is computed once per cell (a materialised CTE), then typed; a value that
-    is an Excel error or does not parse is left out, and kept under `_invalid` with its
-    reason. The statement returns how many records it archived and the invalid values
-    counted by `field: reason`.
+    One pass over the records: each cell is cleaned once (a materialised CTE), typed, and
+    judged; the same rows then feed the archive (full values, `_invalid` aside) and the
+    minimal summary on the raw record, so no record is read back from the archive. Target
+    fields come from `INVENTORY_FIELDS` (validated when the flow was added) and are the only
+    names spliced into the SQL; source column names are bound parameters. The first row of
+    each identity key is found by grouping (a hash, not a sort of whole records). The
+    statement returns the archived count, the invalid values counted by `field: reason`, and
+    the records summarised counted by verdict (NULL: cleansed).
     """
     sources = {
         f"src_{i}": source
@@ -168,29 +199,49 @@ def archive_statement(
         for bind, t in zip(sources, targets)
     )
     parsed = ", ".join(
-        f"t_{t}, CASE WHEN t_{t} IN ({_EXCEL_ERROR_LIST}) THEN NULL"
+        f"t_{t}, CASE WHEN {_excel_error_sql(f't_{t}')} THEN NULL"
         f" ELSE {_value_sql(INVENTORY_FIELDS[t], f't_{t}')} END AS v_{t}"
         for t in targets
     )
     values = ", ".join(f"'{t}', to_jsonb(v_{t})" for t in targets)
     invalid = ", ".join(
         f"'{t}', CASE WHEN t_{t} IS NOT NULL AND v_{t} IS NULL THEN jsonb_build_object("
-        f"'value', t_{t}, 'reason', CASE WHEN t_{t} IN ({_EXCEL_ERROR_LIST})"
+        f"'value', t_{t}, 'reason', CASE WHEN {_excel_error_sql(f't_{t}')}"
         f" THEN 'Excel error value' ELSE {_reason_sql(INVENTORY_FIELDS[t], f't_{t}')} END) END"
         for t in targets
     )
+    field_count = f"num_nonnulls({', '.join(f'v_{t}' for t in targets)})"
+    # A value is invalid when its cell had text and it has no value: only then is the
+    # (mostly empty) `_invalid` object worth building.
+    any_invalid = f"num_nonnulls({', '.join(f't_{t}' for t in targets)}) <> {field_count}"
     key_sql, key_binds = identity_key_sql(key_columns or [])
     return (
         f"""
     WITH source AS MATERIALIZED (
-        SELECT r.id, {key_sql} AS identity_key, {cleaned}
+        SELECT r.id, r.data_import_id, r.row_number, {key_sql} AS identity_key, {cleaned}
         {FLOW_RECORDS_SQL}
         WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
-    ), typed AS (
-        SELECT id, identity_key,
+    ), typed AS MATERIALIZED (
+        SELECT id, data_import_id, row_number, identity_key,
                jsonb_strip_nulls(jsonb_build_object({values})) AS cleansed_values,
-               jsonb_strip_nulls(jsonb_build_object({invalid})) AS invalid
-        FROM (SELECT id, identity_key, {parsed} FROM source) AS parsed
+               CASE WHEN {any_invalid} THEN jsonb_strip_nulls(jsonb_build_object({invalid}))
+                    ELSE '{{}}'::jsonb END AS invalid,
+               {field_count} AS field_count, {_missing_sql(targets)} AS missing
+        -- OFFSET 0 keeps the subquery whole: merged into this one, each typed value's
+        -- expression would be computed again at every place it is used.
+        FROM (SELECT id, data_import_id, row_number, identity_key, {parsed} FROM source
+              OFFSET 0) AS p
+    ), firsts AS (
+        SELECT data_import_id, identity_key, missing = '' AS complete, min(row_number) AS first_row
+        FROM typed WHERE identity_key IS NOT NULL
+        GROUP BY 1, 2, 3
+    ), judged AS MATERIALIZED (
+        SELECT t.id, t.identity_key, t.cleansed_values, t.invalid, t.field_count, t.missing,
+               f.first_row, {_VERDICT} AS verdict
+        FROM typed t
+        LEFT JOIN firsts f
+          ON f.data_import_id = t.data_import_id AND f.identity_key = t.identity_key
+         AND f.complete = (t.missing = '')
     ), archived AS (
         INSERT INTO migration.cleansed_record_archive
             (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
@@ -199,85 +250,48 @@ def archive_statement(
                CASE WHEN invalid = '{{}}'::jsonb THEN cleansed_values
                     ELSE cleansed_values || jsonb_build_object('_invalid', invalid) END,
                :version_id, now(), identity_key
-        FROM typed
-        ON CONFLICT (raw_import_record_id) DO UPDATE
-        SET cleansed_values = EXCLUDED.cleansed_values,
-            field_mappings_version_id = EXCLUDED.field_mappings_version_id,
-            cleansed_at = EXCLUDED.cleansed_at,
-            identity_key = EXCLUDED.identity_key
-        RETURNING cleansed_values -> '_invalid' AS invalid
+        FROM judged
+        RETURNING 1
+    ), summarised AS (
+        UPDATE migration.raw_import_records r
+        SET cleansed_data = jsonb_build_object(
+                'status', CASE WHEN j.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
+                'field_count', j.field_count,
+                'has_critical_fields', j.missing = '',
+                'cleansed_at', now()),
+            is_processed = j.verdict IS NOT NULL,
+            processed_at = CASE WHEN j.verdict IS NOT NULL THEN now() END,
+            processing_notes = '{REJECTED_PREFIX}' || CASE WHEN j.verdict = 'duplicate key'
+                THEN format('duplicate key %L (first at row %s)',
+                            replace(j.identity_key, chr(31), ' | '), j.first_row)
+                ELSE j.verdict END
+        FROM judged j
+        WHERE {tenant_filter("r")} AND r.id = j.id
+        RETURNING j.verdict
     )
     SELECT (SELECT count(*) FROM archived) AS archived,
            (SELECT jsonb_object_agg(label, values) FROM (
                 SELECT i.key || ': ' || (i.value ->> 'reason') AS label, count(*) AS values
-                FROM archived, jsonb_each(archived.invalid) AS i
-                GROUP BY 1) AS counted) AS invalid
+                FROM judged, jsonb_each(judged.invalid) AS i
+                GROUP BY 1) AS counted) AS invalid,
+           (SELECT jsonb_object_agg(coalesce(verdict, ''), records) FROM (
+                SELECT verdict, count(*) AS records FROM summarised GROUP BY 1) AS judged)
+               AS verdicts
     """,
         sources | key_binds if sources else {},
     )
 
 
-_MISSING = ", ".join(
-    f"CASE WHEN NOT c.cleansed_values ? '{name}' THEN '{name}' END" for name in CRITICAL_FIELDS
-)
-
-#: Why a record is rejected, if it is: a missing critical field, then a missing identity key,
-#: then a key an earlier row of the same import already has (DESIGN 3a: the later rows go).
-_VERDICT = """CASE
-    WHEN w.missing <> '' THEN 'missing critical field(s): ' || w.missing
-    WHEN w.identity_key IS NULL
-        THEN 'missing identity key (' || coalesce(w.key_columns, 'none declared') || ')'
-    WHEN w.first_row <> w.row_number THEN 'duplicate key'
-END"""
-
-#: The minimal summary of every archived, not yet summarised open record, and the verdict.
-#: A separate statement joining the archive to its records (not a CTE), so the planner sees
-#: real sizes even before statistics catch up with a fresh million-row load. It returns the
-#: reason of each rejection (one per duplicate key value would be thousands of reasons).
-_SUMMARY_SQL = f"""
-WITH updated AS (
-    UPDATE migration.raw_import_records r
-    SET cleansed_data = jsonb_build_object(
-            'status', CASE WHEN v.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
-            'field_count', v.field_count,
-            'has_critical_fields', v.missing = '',
-            'cleansed_at', now()),
-        is_processed = v.verdict IS NOT NULL,
-        processed_at = CASE WHEN v.verdict IS NOT NULL THEN now() END,
-        processing_notes = '{REJECTED_PREFIX}' || CASE WHEN v.verdict = 'duplicate key'
-            THEN format('duplicate key %L (first at row %s)',
-                        replace(v.identity_key, chr(31), ' | '), v.first_row)
-            ELSE v.verdict END
-    FROM (
-        SELECT w.*, {_VERDICT} AS verdict
-        FROM (
-            SELECT s.*,
-                   first_value(s.row_number) OVER (
-                       PARTITION BY s.data_import_id, s.identity_key, s.missing = ''
-                       ORDER BY s.row_number) AS first_row
-            FROM (
-                SELECT c.raw_import_record_id AS id, x.data_import_id, x.row_number,
-                       c.identity_key, array_to_string(f.identity_key_columns, ', ')
-                           AS key_columns,
-                       concat_ws(', ', {_MISSING}) AS missing,
-                       (SELECT count(*) FROM jsonb_object_keys(c.cleansed_values - '_invalid'))
-                           AS field_count
-                FROM migration.cleansed_record_archive c
-                JOIN migration.raw_import_records x
-                  ON {tenant_filter("x")} AND x.id = c.raw_import_record_id
-                JOIN migration.data_imports d
-                  ON {tenant_filter("d")} AND d.id = x.data_import_id
-                JOIN migration.discovery_flows f
-                  ON {tenant_filter("f")} AND f.id = d.discovery_flow_id
-                WHERE {tenant_filter("c")}
-                  AND NOT x.is_processed AND x.asset_id IS NULL AND x.cleansed_data IS NULL
-            ) AS s
-        ) AS w
-    ) AS v
-    WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL AND r.id = v.id
-    RETURNING v.verdict
-)
-SELECT verdict, count(*) AS records FROM updated GROUP BY verdict
+#: Archived values of one flow's records about to be cleansed again (re-queued by the
+#: backfill): removed first, so the cleansing inserts plainly instead of probing the archive
+#: for a conflict on every record.
+_CLEAR_STALE_ARCHIVE_SQL = f"""
+DELETE FROM migration.cleansed_record_archive c
+USING migration.raw_import_records r
+JOIN migration.data_imports d
+  ON {tenant_filter("d")} AND d.id = r.data_import_id AND d.discovery_flow_id = :flow_row_id
+WHERE {tenant_filter("c")} AND c.raw_import_record_id = r.id
+  AND {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
 """
 
 
@@ -295,10 +309,11 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
         scope.as_params(),
     ).all()
     invalid_values: dict[str, int] = {}
+    cleansed = 0
+    rejected: dict[str, int] = {}
     for flow in flows:
-        statement, sources = archive_statement(
-            dict(flow.field_mappings or {}), list(flow.identity_key_columns or [])
-        )
+        key_columns = list(flow.identity_key_columns or [])
+        statement, sources = cleanse_statement(dict(flow.field_mappings or {}), key_columns)
         if not sources:
             continue  # a legacy flow without mappings: nothing to cleanse its records with
         params = {
@@ -306,18 +321,18 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
             **sources,
             "flow_row_id": flow.id,
             "version_id": flow.field_mappings_version_id,
+            "key_columns": ", ".join(key_columns) or None,
         }
-        archived, invalid = conn.execute(text(statement), params).one()
+        conn.execute(text(_CLEAR_STALE_ARCHIVE_SQL), params)
+        archived, invalid, verdicts = conn.execute(text(statement), params).one()
         refresh_after_bulk_write(conn, "cleansed_record_archive", archived)
         for label, count in (invalid or {}).items():
             invalid_values[label] = invalid_values.get(label, 0) + count
-    cleansed = 0
-    rejected: dict[str, int] = {}
-    for verdict, records in conn.execute(text(_SUMMARY_SQL), scope.as_params()):
-        if verdict is None:
-            cleansed = records
-        else:
-            rejected[verdict] = records
+        for verdict, records in (verdicts or {}).items():
+            if verdict:
+                rejected[verdict] = rejected.get(verdict, 0) + records
+            else:
+                cleansed += records
     without_mappings = conn.execute(
         text(
             f"""
