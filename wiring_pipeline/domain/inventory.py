@@ -142,6 +142,10 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
             "data_import_id": data_import.id,
             "is_latest": data_import.is_latest,
         }
+        # Retiring first is the same as retiring last (the assets this import creates or
+        # updates all have a key it has) and it looks only at the assets there were.
+        if data_import.is_latest and not data_import.is_partial:
+            conn.execute(text(writes.RETIRE_SQL), params)
         conn.execute(text(f"TRUNCATE {writes.INCOMING}"))
         conn.execute(text(writes.MATCH_SQL), params)
         conn.execute(text(f"ANALYZE {writes.INCOMING}"))
@@ -149,8 +153,6 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
         conn.execute(text(writes.HISTORY_SQL), params)
         created = conn.execute(text(writes.CREATE_SQL), params).rowcount
         refresh_after_bulk_write(conn, "assets", created)
-        if data_import.is_latest and not data_import.is_partial:
-            conn.execute(text(writes.RETIRE_SQL), params)
     counts = dict.fromkeys((*writes.CHANGE_KINDS, writes.HISTORY), 0)
     counts.update(
         conn.execute(text(f"SELECT change, count(*) FROM {writes.CHANGES} GROUP BY change")).all()
@@ -236,13 +238,13 @@ def _summarise(
             text(
                 f"""
                 SELECT {", ".join(f"a.{column}" for column in PREVIEW_COLUMNS)}
-                FROM {writes.CHANGES} n
+                FROM (SELECT n.asset_id, n.name FROM {writes.CHANGES} n
+                      WHERE n.change = 'created'
+                      ORDER BY n.name, n.asset_id LIMIT {PREVIEW_ROWS}) AS n
                 JOIN migration.assets a
                   ON a.client_account_id = :client_account_id
                  AND a.engagement_id = :engagement_id AND a.id = n.asset_id
-                WHERE n.change = 'created'
-                ORDER BY a.name, a.id
-                LIMIT {PREVIEW_ROWS}
+                ORDER BY n.name, n.asset_id
                 """
             ),
             scope.as_params(),
@@ -268,24 +270,22 @@ def _samples(conn: Connection, scope: TenantScope) -> dict[str, list[dict]]:
     rows = conn.execute(
         text(
             f"""
-            SELECT change, asset_id, name, fields FROM (
-                SELECT n.change, n.asset_id, n.name,
-                       (SELECT jsonb_object_agg(h.field_name, jsonb_build_object(
-                                   'old', h.old_value, 'new', h.new_value))
-                        FROM migration.asset_history h
-                        WHERE h.client_account_id = :client_account_id
-                          AND h.engagement_id = :engagement_id AND h.asset_id = n.asset_id
-                          AND h.data_import_id = n.data_import_id
-                          AND h.change = n.change) AS fields,
-                       row_number() OVER (PARTITION BY n.change ORDER BY n.name, n.asset_id)
-                           AS rn
-                FROM {writes.CHANGES} n
-            ) AS s
-            WHERE rn <= {SAMPLE_LIMIT}
-            ORDER BY change, rn
+            SELECT n.change, n.asset_id, n.name,
+                   (SELECT jsonb_object_agg(h.field_name, jsonb_build_object(
+                               'old', h.old_value, 'new', h.new_value))
+                    FROM migration.asset_history h
+                    WHERE h.client_account_id = :client_account_id
+                      AND h.engagement_id = :engagement_id AND h.asset_id = n.asset_id
+                      AND h.data_import_id = n.data_import_id
+                      AND h.change = n.change) AS fields
+            FROM unnest(CAST(:kinds AS text[])) WITH ORDINALITY AS k(change, position)
+            CROSS JOIN LATERAL (
+                SELECT * FROM {writes.CHANGES} c WHERE c.change = k.change
+                ORDER BY c.name, c.asset_id LIMIT {SAMPLE_LIMIT}) AS n
+            ORDER BY k.position, n.name, n.asset_id
             """
         ),
-        scope.as_params(),
+        {**scope.as_params(), "kinds": sorted((*writes.CHANGE_KINDS, writes.HISTORY))},
     ).all()
     samples: dict[str, list[dict]] = {}
     for row in rows:
