@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import create_engine, inspect, text
 
 from wiring_pipeline import database
@@ -17,7 +19,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0010_reimport_identity_history"
+        assert database.current_revision(engine) == "0011_partial_asset_link_index"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         database.downgrade(engine, "base")
@@ -31,7 +33,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         database.upgrade(engine)
-        assert database.current_revision(engine) == "0010_reimport_identity_history"
+        assert database.current_revision(engine) == "0011_partial_asset_link_index"
     finally:
         engine.dispose()
 
@@ -99,3 +101,31 @@ def test_foreign_keys_of_earlier_versions_take_their_link_names(fresh_database):
             assert set(names) == {"fk_assets_discovery_flow"}
     finally:
         engine.dispose()
+
+
+def test_lookups_by_asset_can_use_the_partial_link_index(migrated_engine):
+    """Records without an asset stay out of the index, yet every lookup by asset uses it."""
+    with migrated_engine.connect() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+        plan = "\n".join(
+            conn.execute(
+                text(
+                    """
+                    EXPLAIN SELECT id FROM migration.raw_import_records
+                    WHERE client_account_id = :tenant AND engagement_id = :tenant
+                      AND asset_id = :asset
+                    """
+                ),
+                {"tenant": uuid.uuid4(), "asset": uuid.uuid4()},
+            ).scalars()
+        )
+        predicate = conn.execute(
+            text(
+                "SELECT pg_get_expr(indpred, indrelid) FROM pg_index"
+                " WHERE indexrelid = 'migration.ix_raw_import_records_tenant_asset'::regclass"
+            )
+        ).scalar_one()
+        conn.rollback()
+    assert "Index Cond" in plan and "ix_raw_import_records_tenant_asset" in plan
+    assert predicate == "(asset_id IS NOT NULL)"

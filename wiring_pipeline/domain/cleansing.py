@@ -60,6 +60,19 @@ EXCEL_ERRORS = (
 _EXCEL_ERROR_LIST = ", ".join(f"'{e}'" for e in EXCEL_ERRORS)
 
 
+def _clean_sql(column: str) -> str:
+    """A cell trimmed, its whitespace runs collapsed to one space, NULL when empty.
+
+    The regular expression replacement costs most of the cleansing; a match first tells
+    the usual cell (no run of whitespace, no whitespace but spaces) that it has nothing to
+    replace, at a third of the price.
+    """
+    return (
+        f"NULLIF(btrim(CASE WHEN {column} !~ '\\s\\s|[^\\S ]' THEN {column}"
+        f" ELSE regexp_replace({column}, '\\s+', ' ', 'g') END), '')"
+    )
+
+
 def _excel_error_sql(column: str) -> str:
     """Whether a cleaned cell is an Excel error value; the first character rules out most."""
     return f"(left({column}, 1) = '#' AND {column} IN ({_EXCEL_ERROR_LIST}))"
@@ -179,8 +192,10 @@ def cleanse_statement(
     """The one statement that cleanses one flow's open records, and its binds (none when the
     flow maps no inventory field: nothing to cleanse with).
 
-    One pass over the records: each cell is cleaned once (a materialised CTE), typed, and
-    judged; the same rows then feed the archive (full values, `_invalid` aside) and the
+    One pass over the records: each cell is extracted, cleaned and typed once (`OFFSET 0`
+    keeps each step a subquery of its own: merged, a value would be computed again at every
+    place the next step uses it), then judged; the rows are materialised only once typed.
+    The judged rows then feed the archive (full values, `_invalid` aside) and the
     minimal summary on the raw record, so no record is read back from the archive. Target
     fields come from `INVENTORY_FIELDS` (validated when the flow was added) and are the only
     names spliced into the SQL; source column names are bound parameters. The first row of
@@ -194,10 +209,8 @@ def cleanse_statement(
         if target in INVENTORY_FIELDS
     }
     targets = [mappings[source] for source in sources.values()]
-    cleaned = ",\n".join(
-        f"NULLIF(btrim(regexp_replace(r.raw_data ->> :{bind}, '\\s+', ' ', 'g')), '') AS t_{t}"
-        for bind, t in zip(sources, targets)
-    )
+    extracted = ", ".join(f"r.raw_data ->> :{bind} AS s_{t}" for bind, t in zip(sources, targets))
+    cleaned = ", ".join(f"{_clean_sql(f's_{t}')} AS t_{t}" for t in targets)
     parsed = ", ".join(
         f"t_{t}, CASE WHEN {_excel_error_sql(f't_{t}')} THEN NULL"
         f" ELSE {_value_sql(INVENTORY_FIELDS[t], f't_{t}')} END AS v_{t}"
@@ -217,18 +230,19 @@ def cleanse_statement(
     key_sql, key_binds = identity_key_sql(key_columns or [])
     return (
         f"""
-    WITH source AS MATERIALIZED (
-        SELECT r.id, r.data_import_id, r.row_number, {key_sql} AS identity_key, {cleaned}
-        {FLOW_RECORDS_SQL}
-        WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
+    WITH source AS (
+        SELECT id, data_import_id, row_number, identity_key, {cleaned}
+        FROM (SELECT r.id, r.data_import_id, r.row_number, {key_sql} AS identity_key, {extracted}
+              {FLOW_RECORDS_SQL}
+              WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
+              OFFSET 0) AS extracted
+        OFFSET 0
     ), typed AS MATERIALIZED (
         SELECT id, data_import_id, row_number, identity_key,
                jsonb_strip_nulls(jsonb_build_object({values})) AS cleansed_values,
                CASE WHEN {any_invalid} THEN jsonb_strip_nulls(jsonb_build_object({invalid}))
                     ELSE '{{}}'::jsonb END AS invalid,
                {field_count} AS field_count, {_missing_sql(targets)} AS missing
-        -- OFFSET 0 keeps the subquery whole: merged into this one, each typed value's
-        -- expression would be computed again at every place it is used.
         FROM (SELECT id, data_import_id, row_number, identity_key, {parsed} FROM source
               OFFSET 0) AS p
     ), firsts AS (

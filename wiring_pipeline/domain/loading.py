@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.fields import source_columns
@@ -155,7 +156,12 @@ def load_import(
 
     driver = conn.connection.driver_connection
     with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as rejects:
-        with driver.cursor() as cursor, cursor.copy(_COPY_RAW) as copy:
+        # The queued writer sends on its own thread (socket I/O releases the GIL), so the
+        # file is read and encoded while the server inserts the previous batch.
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(_COPY_RAW, writer=QueuedLibpqWriter(cursor)) as copy,
+        ):
             batch: list[bytes] = []
             for row in rows():
                 if progress and row.row_number % PROGRESS_ROWS == 0:

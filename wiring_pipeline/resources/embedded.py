@@ -84,7 +84,8 @@ def server_settings(ram_bytes: int | None = None) -> dict[str, str]:
     With the default 128 MB of shared buffers a 200 000-record partition does not fit, and
     every statement of the pipeline writes out pages it dirtied only to read them back;
     the default 1 GB of WAL between checkpoints makes a large load checkpoint mid-way and
-    then log whole pages again. A quarter of the memory, at most 1 GB, for buffers.
+    then log whole pages again; 4 MB of memory per sort or hash makes a partition's joins
+    spill to disk in batches. A quarter of the memory, at most 1 GB, for buffers.
     """
     if ram_bytes is None:
         ram_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -93,6 +94,7 @@ def server_settings(ram_bytes: int | None = None) -> dict[str, str]:
         "shared_buffers": f"{buffers_mb}MB",
         "max_wal_size": "4GB",
         "checkpoint_timeout": "15min",
+        "work_mem": "64MB",
     }
 
 
