@@ -17,11 +17,12 @@ import json
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from psycopg.copy import QueuedLibpqWriter
+from psycopg import Copy
 from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.fields import source_columns
@@ -100,6 +101,40 @@ def _copy_document(cells: dict) -> bytes:
     return document.replace(b"\\", b"\\\\")
 
 
+class _Sender:
+    """Sends COPY batches from a thread of their own, one batch in flight at a time.
+
+    Writing to the server's socket releases the GIL, so the next batch is read and encoded
+    while the server inserts the last one (the load costs the slower of the two, not their
+    sum); waiting for the batch in flight before sending another keeps memory to two
+    batches however far ahead of the server the reader gets.
+    """
+
+    def __init__(self, copy: Copy) -> None:
+        self._copy = copy
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-sender")
+        self._in_flight: Future | None = None
+
+    def send(self, data: bytes) -> None:
+        self._wait()
+        self._in_flight = self._thread.submit(self._copy.write, data)
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight.result()  # a failed write is raised here, in the caller
+            self._in_flight = None
+
+    def __enter__(self) -> _Sender:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            if exc_info[0] is None:
+                self._wait()
+        finally:
+            self._thread.shutdown(wait=True)
+
+
 def load_pending_imports(
     conn: Connection, scope: TenantScope, progress: Progress | None = None
 ) -> list[ImportLoadResult]:
@@ -156,11 +191,10 @@ def load_import(
 
     driver = conn.connection.driver_connection
     with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as rejects:
-        # The queued writer sends on its own thread (socket I/O releases the GIL), so the
-        # file is read and encoded while the server inserts the previous batch.
         with (
             driver.cursor() as cursor,
-            cursor.copy(_COPY_RAW, writer=QueuedLibpqWriter(cursor)) as copy,
+            cursor.copy(_COPY_RAW) as copy,
+            _Sender(copy) as sender,
         ):
             batch: list[bytes] = []
             for row in rows():
@@ -176,10 +210,10 @@ def load_import(
                 )
                 counts["loaded"] += 1
                 if len(batch) >= COPY_BATCH_ROWS:
-                    copy.write(b"".join(batch))
+                    sender.send(b"".join(batch))
                     batch.clear()
             if batch:
-                copy.write(b"".join(batch))
+                sender.send(b"".join(batch))
         if failures:
             return _fail_import(conn, scope, data_import, failures[0])
         if counts["rejected"]:
