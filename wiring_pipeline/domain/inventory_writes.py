@@ -74,26 +74,36 @@ WHERE {OPEN_RECORD_SQL} AND r.data_import_id = :data_import_id
 
 _OLD_NEW = ", ".join(f"a.{f} AS old_{f}, {_typed(f)} AS new_{f}" for f in _FIELDS)
 _HISTORY_VALUES = (
-    ", ".join(f"('{f}', to_jsonb(m.old_{f}), to_jsonb(m.new_{f}))" for f in _FIELDS)
+    ", ".join(f"('{f}', to_jsonb(a.{f}), to_jsonb(m.new_{f}))" for f in _FIELDS)
     + f", ('current_phase', to_jsonb(m.old_phase), to_jsonb('{PHASE}'::text))"
 )
 #: The asset's fields and the record's, as rows: compared once per record, so only the
 #: records that change something pay for the per-field history.
-_OLD_ROW = ", ".join(f"a.{f}" for f in _FIELDS)
-_NEW_ROW = ", ".join(_typed(f) for f in _FIELDS)
+_OLD_ROW = ", ".join(f"old_{f}" for f in _FIELDS)
+_NEW_ROW = ", ".join(f"new_{f}" for f in _FIELDS)
+_NEW = ", ".join(f"new_{f}" for f in _FIELDS)
 
+# The matched rows keep the new values and the verdict, not the old values (read again,
+# from the statement's snapshot, for the few changed assets whose history is written): a
+# materialised row half as wide. OFFSET 0 computes each new value once, not once per use.
 UPDATE_SQL = f"""
 WITH matched AS MATERIALIZED (
-    SELECT a.id AS asset_id, i.raw_import_record_id AS record_id,
-           a.raw_import_records_id AS previous_record_id, a.current_phase AS old_phase,
-           a.current_phase = '{RETIRED}' AS was_retired, r.raw_data, {_OLD_NEW},
-           ({_OLD_ROW}) IS DISTINCT FROM ({_NEW_ROW}) AS changed
-    FROM {INCOMING} i
-    JOIN migration.assets a ON {tenant_filter("a")} AND a.id = i.asset_id
-    JOIN migration.cleansed_record_archive c
-      ON {tenant_filter("c")} AND c.raw_import_record_id = i.raw_import_record_id
-    JOIN migration.raw_import_records r ON {tenant_filter("r")} AND r.id = i.raw_import_record_id
-    WHERE i.asset_id IS NOT NULL AND CAST(:is_latest AS boolean)
+    SELECT asset_id, record_id, previous_record_id, old_phase, was_retired, custom_attributes,
+           {_NEW}, ({_OLD_ROW}) IS DISTINCT FROM ({_NEW_ROW}) AS changed
+    FROM (
+        SELECT a.id AS asset_id, i.raw_import_record_id AS record_id,
+               a.raw_import_records_id AS previous_record_id, a.current_phase AS old_phase,
+               a.current_phase = '{RETIRED}' AS was_retired,
+               {_CUSTOM_ATTRIBUTES} AS custom_attributes, {_OLD_NEW}
+        FROM {INCOMING} i
+        JOIN migration.assets a ON {tenant_filter("a")} AND a.id = i.asset_id
+        JOIN migration.cleansed_record_archive c
+          ON {tenant_filter("c")} AND c.raw_import_record_id = i.raw_import_record_id
+        JOIN migration.raw_import_records r
+          ON {tenant_filter("r")} AND r.id = i.raw_import_record_id
+        WHERE i.asset_id IS NOT NULL AND CAST(:is_latest AS boolean)
+        OFFSET 0
+    ) AS compared
 ),
 history AS (
     INSERT INTO migration.asset_history
@@ -102,6 +112,7 @@ history AS (
     SELECT :client_account_id, :engagement_id, m.asset_id, :data_import_id, m.record_id,
            CASE WHEN m.was_retired THEN 'revived' ELSE 'updated' END, v.field, v.old, v.new
     FROM matched m
+    JOIN migration.assets a ON {tenant_filter("a")} AND a.id = m.asset_id
     CROSS JOIN LATERAL (VALUES {_HISTORY_VALUES}) AS v(field, old, new)
     WHERE (m.changed OR m.was_retired) AND v.old IS DISTINCT FROM v.new
 ),
@@ -110,7 +121,7 @@ updated AS (
     SET {", ".join(f"{f} = m.new_{f}" for f in _FIELDS)},
         raw_import_records_id = m.record_id, current_phase = '{PHASE}',
         field_mappings_used = :mappings_hash,
-        custom_attributes = {_CUSTOM_ATTRIBUTES.replace("r.raw_data", "m.raw_data")},
+        custom_attributes = m.custom_attributes,
         updated_at = now()
     FROM matched m
     WHERE {tenant_filter("a")} AND a.id = m.asset_id

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.database import partition_transaction
+from wiring_pipeline.domain import cleansing
 from wiring_pipeline.domain.cleansing import cleanse_open_records
 from wiring_pipeline.domain.loading import load_pending_imports
 from wiring_pipeline_tests.factories import make_flow, make_tenant
@@ -62,7 +63,10 @@ def records(engine: Engine) -> list:
         ).all()
 
 
-def test_values_are_cleansed_by_kind_into_the_archive(engine, loaded):
+@pytest.mark.parametrize("sql_json", [True, False], ids=["json_object", "jsonb_build_object"])
+def test_values_are_cleansed_by_kind_into_the_archive(engine, loaded, monkeypatch, sql_json):
+    # PostgreSQL 16+ builds the values with JSON_OBJECT, older servers another way: same values.
+    monkeypatch.setattr(cleansing, "has_sql_json", lambda conn: sql_json)
     result = cleanse(engine)
     assert (result.cleansed, result.rejected, result.without_mappings) == (2, 2, 0)
     rows = records(engine)
