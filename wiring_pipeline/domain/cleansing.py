@@ -44,9 +44,9 @@ OPEN_RECORD_SQL = f"""{UNLINKED_RECORD_SQL}
         WHERE {tenant_filter("a")} AND a.raw_import_records_id = r.id)
 """
 
-#: The raw records of one flow: those whose import names the flow.
+#: The raw records of one flow: those whose import names the flow (after FROM or USING).
 FLOW_RECORDS_SQL = f"""
-    FROM migration.raw_import_records r
+    migration.raw_import_records r
     JOIN migration.data_imports d
       ON {tenant_filter("d")}
      AND d.id = r.data_import_id AND d.discovery_flow_id = :flow_row_id
@@ -244,7 +244,7 @@ def cleanse_statement(
     WITH source AS (
         SELECT id, data_import_id, row_number, identity_key, {cleaned}
         FROM (SELECT r.id, r.data_import_id, r.row_number, {key_sql} AS identity_key, {extracted}
-              {FLOW_RECORDS_SQL}
+              FROM {FLOW_RECORDS_SQL}
               WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
               OFFSET 0) AS extracted
         OFFSET 0
@@ -300,7 +300,7 @@ def cleanse_statement(
                 FROM judged, jsonb_each(judged.invalid) AS i
                 GROUP BY 1) AS counted) AS invalid,
            (SELECT jsonb_object_agg(coalesce(verdict, ''), records) FROM (
-                SELECT verdict, count(*) AS records FROM summarised GROUP BY 1) AS judged)
+                SELECT verdict, count(*) AS records FROM summarised GROUP BY 1) AS by_verdict)
                AS verdicts
     """,
         sources | key_binds if sources else {},
@@ -312,9 +312,7 @@ def cleanse_statement(
 #: for a conflict on every record.
 _CLEAR_STALE_ARCHIVE_SQL = f"""
 DELETE FROM migration.cleansed_record_archive c
-USING migration.raw_import_records r
-JOIN migration.data_imports d
-  ON {tenant_filter("d")} AND d.id = r.data_import_id AND d.discovery_flow_id = :flow_row_id
+USING {FLOW_RECORDS_SQL}
 WHERE {tenant_filter("c")} AND c.raw_import_record_id = r.id
   AND {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
 """

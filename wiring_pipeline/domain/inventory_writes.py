@@ -81,7 +81,6 @@ _HISTORY_VALUES = (
 #: records that change something pay for the per-field history.
 _OLD_ROW = ", ".join(f"old_{f}" for f in _FIELDS)
 _NEW_ROW = ", ".join(f"new_{f}" for f in _FIELDS)
-_NEW = ", ".join(f"new_{f}" for f in _FIELDS)
 
 # The matched rows keep the new values and the verdict, not the old values (read again,
 # from the statement's snapshot, for the few changed assets whose history is written): a
@@ -89,7 +88,7 @@ _NEW = ", ".join(f"new_{f}" for f in _FIELDS)
 UPDATE_SQL = f"""
 WITH matched AS MATERIALIZED (
     SELECT asset_id, record_id, previous_record_id, old_phase, was_retired, custom_attributes,
-           {_NEW}, ({_OLD_ROW}) IS DISTINCT FROM ({_NEW_ROW}) AS changed
+           {_NEW_ROW}, ({_OLD_ROW}) IS DISTINCT FROM ({_NEW_ROW}) AS changed
     FROM (
         SELECT a.id AS asset_id, i.raw_import_record_id AS record_id,
                a.raw_import_records_id AS previous_record_id, a.current_phase AS old_phase,
