@@ -17,8 +17,9 @@ import pytest
 from dagster import DagsterInstance
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from wiring_pipeline import database, settings
-from wiring_pipeline.domain.schema import metadata
+from wiring_pipeline import settings
+from wiring_pipeline.db import engines
+from wiring_pipeline.domain.core.schema import metadata
 from wiring_pipeline.resources import embedded
 
 TABLES = ", ".join(f"migration.{table.name}" for table in metadata.sorted_tables)
@@ -63,7 +64,7 @@ def server_urls(wiring_home: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     os.environ["WIRING_DATABASE_URL"] = urls["app"]
     os.environ["WIRING_DAGSTER_STORAGE_URL"] = urls["dagster"]
     yield urls
-    database.get_engine.cache_clear()
+    engines.get_engine.cache_clear()
     if configured:
         with admin_engine.connect() as conn:
             for name in names.values():
@@ -75,8 +76,8 @@ def server_urls(wiring_home: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="session")
 def migrated_engine(server_urls: dict) -> Engine:
-    engine = database.get_engine(server_urls["app"])
-    database.upgrade(engine)
+    engine = engines.get_engine(server_urls["app"])
+    engines.upgrade(engine)
     return engine
 
 

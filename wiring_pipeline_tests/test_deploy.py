@@ -15,9 +15,10 @@ import pytest
 import yaml
 from sqlalchemy import make_url, text
 
-from wiring_pipeline import database, settings
-from wiring_pipeline.domain import constraints
-from wiring_pipeline.domain.schema import metadata
+from wiring_pipeline import settings
+from wiring_pipeline.db import engines
+from wiring_pipeline.domain.contract import constraints
+from wiring_pipeline.domain.core.schema import metadata
 
 DEPLOY = settings.PROJECT_ROOT / "deploy"
 
@@ -120,8 +121,8 @@ def tenant_key_violations(conn) -> list[str]:
 
 def test_citus_key_script_leaves_only_tenant_leading_keys(fresh_database):
     url = fresh_database()
-    engine = database.get_engine(url)
-    database.upgrade(engine)
+    engine = engines.get_engine(url)
+    engines.upgrade(engine)
     with engine.connect() as conn:
         before = tenant_key_violations(conn)
     assert any("raw_import_records_pkey" in v for v in before), before

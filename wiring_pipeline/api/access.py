@@ -18,9 +18,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine, text
 
-from wiring_pipeline import database
-from wiring_pipeline.domain.api_tokens import Principal, authenticate
-from wiring_pipeline.domain.tenancy import (
+from wiring_pipeline.db import transactions
+from wiring_pipeline.domain.access.tokens import Principal, authenticate
+from wiring_pipeline.domain.core.tenancy import (
     PartitionKeyError,
     TenantScope,
     UnknownTenantError,
@@ -84,11 +84,11 @@ def enter_api_role(conn: Connection, scope: TenantScope | None) -> None:
 
 
 @contextmanager
-def partition_read(engine: Engine, token: str, key: str) -> Iterator[database.UnitOfWork]:
+def partition_read(engine: Engine, token: str, key: str) -> Iterator[transactions.UnitOfWork]:
     """A read of one partition, in one transaction with its access check: 401 for a bad
     token, then 422 for a malformed key, 403 outside the token's scope (whether or not the
     partition exists), 404 for an unknown partition inside it."""
-    with database.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
+    with transactions.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
         principal = _authenticate(conn, token)
         try:
             parsed = parse_partition_key(key)
@@ -102,14 +102,14 @@ def partition_read(engine: Engine, token: str, key: str) -> Iterator[database.Un
             # Not the domain's message: its hints may name another tenant's engagements.
             raise _refuse(404, f"no partition {key!r}") from error
         enter_api_role(conn, scope)
-        yield database.UnitOfWork(conn, scope)
+        yield transactions.UnitOfWork(conn, scope)
 
 
 @contextmanager
 def fleet_read(engine: Engine, token: str) -> Iterator[Connection]:
     """A read across partitions for an admin token (403 for any other): only what the
     policies open to every tenant."""
-    with database.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
+    with transactions.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
         if not _authenticate(conn, token).scope.is_admin:
             raise _refuse(403, "an admin token is required")
         enter_api_role(conn, None)

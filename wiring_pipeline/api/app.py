@@ -17,20 +17,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from wiring_pipeline.api import prometheus
 from wiring_pipeline.api.access import bearer_token, engine_of, fleet_read, partition_read
-from wiring_pipeline.domain.health import measure_wiring_health
-from wiring_pipeline.domain.health_history import latest_snapshots
-from wiring_pipeline.domain.inventory_export import (
+from wiring_pipeline.domain.core.tenancy import SLUG_PATTERN
+from wiring_pipeline.domain.health.measure import measure_wiring_health
+from wiring_pipeline.domain.health.snapshots import latest_snapshots
+from wiring_pipeline.domain.inventory.export import (
     MEDIA_TYPES,
     ExportError,
     export_bytes,
     inventory_frame,
 )
-from wiring_pipeline.domain.inventory_listing import (
+from wiring_pipeline.domain.inventory.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     list_inventory_assets,
 )
-from wiring_pipeline.domain.tenancy import SLUG_PATTERN
 
 
 class ErrorBody(BaseModel):

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from wiring_pipeline.domain.health_history import LatestHealth
+from wiring_pipeline.domain.health.snapshots import LatestHealth
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

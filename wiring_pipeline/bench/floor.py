@@ -8,8 +8,8 @@ refreshes the planner statistics by the pipeline's own rule, so both pay for tha
 
 It handles the benchmark's input only (a well-formed CSV of one pending import, no row the
 loader would reject), which is what lets it skip the checks the pipeline must make;
-`table_differences` proves that it ends with the same tables as the pipeline, so the
-ratio between the two measures overhead, not a different job.
+`partition_diff.table_differences` proves that it ends with the same tables as the pipeline,
+so the ratio between the two measures overhead, not a different job.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path
 from psycopg import sql
 from sqlalchemy import Connection, text
 
-from wiring_pipeline.domain.fields import CRITICAL_FIELDS, INVENTORY_FIELDS
-from wiring_pipeline.domain.inventory import field_mappings_hash
-from wiring_pipeline.domain.statistics import refresh_after_bulk_write
-from wiring_pipeline.domain.tenancy import TenantScope, tenant_filter
+from wiring_pipeline.domain.contract.fields import CRITICAL_FIELDS, INVENTORY_FIELDS
+from wiring_pipeline.domain.core.statistics import refresh_after_bulk_write
+from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
+from wiring_pipeline.domain.inventory.build import field_mappings_hash
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS
 
 _SCOPE = tenant_filter()
@@ -219,7 +219,7 @@ _INVENTORY_SQL = text(
                    'discovered_in_phase', 'inventory')
         FROM migration.raw_import_records r
         JOIN migration.cleansed_record_archive c
-          ON c.client_account_id = :client_account_id AND c.engagement_id = :engagement_id
+          ON {tenant_filter("c")}
          AND c.raw_import_record_id = r.id
         WHERE {_R_SCOPE} AND NOT r.is_processed AND r.cleansed_data ->> 'status' = 'cleansed'
         RETURNING id, raw_import_records_id, name
@@ -253,7 +253,7 @@ def build_inventory(conn: Connection, scope: TenantScope) -> int:
 
 
 _METRICS_SQL = text(
-    """
+    f"""
     WITH asset_side AS (
         SELECT
             count(*) FILTER (WHERE a.discovery_method = 'flow_based'
@@ -267,12 +267,12 @@ _METRICS_SQL = text(
                 AS asymmetric
         FROM migration.assets a
         LEFT JOIN migration.raw_import_records r
-          ON r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id
+          ON {tenant_filter("r")}
          AND r.id = a.raw_import_records_id
         LEFT JOIN migration.discovery_flows f
-          ON f.client_account_id = :client_account_id AND f.engagement_id = :engagement_id
+          ON {tenant_filter("f")}
          AND f.id = a.discovery_flow_id
-        WHERE a.client_account_id = :client_account_id AND a.engagement_id = :engagement_id
+        WHERE {tenant_filter("a")}
     ), raw_side AS (
         SELECT
             count(*) FILTER (WHERE r.asset_id IS NOT NULL AND a.id IS NULL) AS orphan_asset_ref,
@@ -281,9 +281,9 @@ _METRICS_SQL = text(
                                AND a.raw_import_records_id IS DISTINCT FROM r.id) AS asymmetric
         FROM migration.raw_import_records r
         LEFT JOIN migration.assets a
-          ON a.client_account_id = :client_account_id AND a.engagement_id = :engagement_id
+          ON {tenant_filter("a")}
          AND a.id = r.asset_id
-        WHERE r.client_account_id = :client_account_id AND r.engagement_id = :engagement_id
+        WHERE {tenant_filter("r")}
     )
     SELECT s.flow_missing AS flow_based_assets_missing_discovery_flow_id,
            s.all_missing AS all_assets_missing_discovery_flow_id,
@@ -307,102 +307,3 @@ def count_metrics(conn: Connection, scope: TenantScope) -> dict[str, int]:
     """
     row = conn.execute(_METRICS_SQL, scope.as_params()).one()
     return {name: int(value) for name, value in row._mapping.items()}
-
-
-#: Each table of a partition as it compares across partitions: generated ids, tenant ids
-#: and timestamps left out, links reduced to whether they point where they must. The
-#: flow's mapping version id differs between partitions, so it is replaced by a marker.
-_PROJECTIONS = {
-    "data_imports": """
-        SELECT d.filename, d.status, d.file_format, d.loaded_rows, d.rejected_rows,
-               d.total_records, d.error, d.loaded_at IS NULL AS never_loaded
-        FROM migration.data_imports d
-        WHERE d.client_account_id = :{p}c AND d.engagement_id = :{p}e
-    """,
-    "import_rejected_rows": """
-        SELECT j.row_number, j.reason, j.raw_text
-        FROM migration.import_rejected_rows j
-        WHERE j.client_account_id = :{p}c AND j.engagement_id = :{p}e
-    """,
-    "raw_import_records": """
-        SELECT r.row_number, r.raw_data, r.cleansed_data - 'cleansed_at' AS cleansed_summary,
-               r.is_processed, r.processed_at IS NULL AS never_processed, r.processing_notes,
-               r.asset_id IS NULL AS unlinked,
-               r.asset_id IS NOT DISTINCT FROM a.id AS linked_to_own_asset
-        FROM migration.raw_import_records r
-        LEFT JOIN migration.assets a
-          ON a.client_account_id = :{p}c AND a.engagement_id = :{p}e
-         AND a.raw_import_records_id = r.id
-        WHERE r.client_account_id = :{p}c AND r.engagement_id = :{p}e
-    """,
-    "cleansed_record_archive": """
-        SELECT r.row_number,
-               replace(c.cleansed_values::text, f.field_mappings_version_id::text, '<version>')
-                   AS cleansed_values,
-               c.field_mappings_version_id IS NOT DISTINCT FROM f.field_mappings_version_id
-                   AS version_of_flow
-        FROM migration.cleansed_record_archive c
-        JOIN migration.raw_import_records r
-          ON r.client_account_id = :{p}c AND r.engagement_id = :{p}e
-         AND r.id = c.raw_import_record_id
-        JOIN migration.data_imports d
-          ON d.client_account_id = :{p}c AND d.engagement_id = :{p}e AND d.id = r.data_import_id
-        JOIN migration.discovery_flows f
-          ON f.client_account_id = :{p}c AND f.engagement_id = :{p}e
-         AND f.id = d.discovery_flow_id
-        WHERE c.client_account_id = :{p}c AND c.engagement_id = :{p}e
-    """,
-    "assets": """
-        SELECT r.row_number,
-               to_jsonb(a) - ARRAY['id', 'client_account_id', 'engagement_id', 'created_at',
-                                   'updated_at', 'discovery_timestamp', 'discovery_flow_id',
-                                   'master_flow_id', 'raw_import_records_id',
-                                   'custom_attributes'] AS asset_values,
-               replace(a.custom_attributes::text, f.field_mappings_version_id::text, '<version>')
-                   AS custom_attributes,
-               a.discovery_flow_id IS NOT DISTINCT FROM f.id AS flow_of_import,
-               a.master_flow_id IS NOT DISTINCT FROM f.master_flow_id AS master_flow_of_import,
-               a.discovery_timestamp IS NULL AS never_discovered
-        FROM migration.assets a
-        LEFT JOIN migration.raw_import_records r
-          ON r.client_account_id = :{p}c AND r.engagement_id = :{p}e
-         AND r.id = a.raw_import_records_id
-        LEFT JOIN migration.data_imports d
-          ON d.client_account_id = :{p}c AND d.engagement_id = :{p}e AND d.id = r.data_import_id
-        LEFT JOIN migration.discovery_flows f
-          ON f.client_account_id = :{p}c AND f.engagement_id = :{p}e
-         AND f.id = d.discovery_flow_id
-        WHERE a.client_account_id = :{p}c AND a.engagement_id = :{p}e
-    """,
-}
-
-
-def table_differences(conn: Connection, left: TenantScope, right: TenantScope) -> dict:
-    """Per table, the rows of each partition and how many of them the other lacks.
-
-    A multiset difference in both directions (`EXCEPT ALL`), so a duplicated or missing
-    row counts as much as a changed one. Zero differences over non-zero rows means the
-    two partitions hold the same content.
-    """
-    params = {
-        "lc": left.client_account_id,
-        "le": left.engagement_id,
-        "rc": right.client_account_id,
-        "re": right.engagement_id,
-    }
-    result = {}
-    for table, projection in _PROJECTIONS.items():
-        ours, theirs = projection.format(p="l"), projection.format(p="r")
-        row = conn.execute(
-            text(
-                f"""
-                SELECT (SELECT count(*) FROM ({ours}) o) AS left_rows,
-                       (SELECT count(*) FROM ({theirs}) t) AS right_rows,
-                       (SELECT count(*) FROM (({ours}) EXCEPT ALL ({theirs})) d)
-                     + (SELECT count(*) FROM (({theirs}) EXCEPT ALL ({ours})) d) AS differences
-                """
-            ),
-            params,
-        ).one()
-        result[table] = dict(row._mapping)
-    return result

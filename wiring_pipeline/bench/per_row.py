@@ -17,11 +17,11 @@ from decimal import Decimal
 from sqlalchemy import Connection, bindparam, text, update
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from wiring_pipeline.domain.cleansing import OPEN_RECORD_SQL
-from wiring_pipeline.domain.fields import INVENTORY_FIELDS
-from wiring_pipeline.domain.inventory import field_mappings_hash
-from wiring_pipeline.domain.schema import assets, raw_import_records
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.contract.fields import INVENTORY_FIELDS
+from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL
+from wiring_pipeline.domain.core.schema import assets, raw_import_records
+from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
+from wiring_pipeline.domain.inventory.build import field_mappings_hash
 
 
 class _Base(DeclarativeBase):
@@ -41,7 +41,7 @@ _OPEN_CLEANSED = text(
     SELECT r.id, r.raw_data, c.cleansed_values::text AS cleansed_values, c.identity_key
     FROM migration.raw_import_records r
     JOIN migration.cleansed_record_archive c
-      ON c.client_account_id = :client_account_id AND c.engagement_id = :engagement_id
+      ON {tenant_filter("c")}
      AND c.raw_import_record_id = r.id
     WHERE {OPEN_RECORD_SQL} AND r.cleansed_data ->> 'status' = 'cleansed'
     ORDER BY r.row_number
@@ -55,7 +55,7 @@ def build_inventory(conn: Connection, scope: TenantScope) -> int:
         text(
             "SELECT id, flow_id, master_flow_id, field_mappings, field_mappings_version_id"
             " FROM migration.discovery_flows"
-            " WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id"
+            f" WHERE {tenant_filter()}"
         ),
         scope.as_params(),
     ).one()
@@ -104,8 +104,7 @@ def build_inventory(conn: Connection, scope: TenantScope) -> int:
         session.execute(
             update(raw_import_records)
             .where(
-                raw_import_records.c.client_account_id == scope.client_account_id,
-                raw_import_records.c.engagement_id == scope.engagement_id,
+                *scope.where(raw_import_records),
                 raw_import_records.c.id == bindparam("rid"),
             )
             .values(

@@ -24,18 +24,19 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
-from wiring_pipeline import database, settings
-from wiring_pipeline.bench import floor, per_row, write_floor
+from wiring_pipeline import settings
+from wiring_pipeline.bench import floor, partition_diff, per_row, write_floor
 from wiring_pipeline.bench.environment import machine_info, peak_rss_mb, throwaway_database
 from wiring_pipeline.bench.figures import STAGES, Approach, Timing, figures
-from wiring_pipeline.domain.cleansing import cleanse_open_records
-from wiring_pipeline.domain.errors import UserInputError
-from wiring_pipeline.domain.health import COUNTS_SQL, measure_wiring_health
-from wiring_pipeline.domain.health_history import record_snapshot
-from wiring_pipeline.domain.inventory import build_inventory
-from wiring_pipeline.domain.loading import load_pending_imports
-from wiring_pipeline.domain.registry import add_flow, add_tenant, find_flow, register_import
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.db import engines, transactions
+from wiring_pipeline.domain.cleansing.records import cleanse_open_records
+from wiring_pipeline.domain.core.errors import UserInputError
+from wiring_pipeline.domain.core.tenancy import TenantScope
+from wiring_pipeline.domain.health.measure import COUNTS_SQL, measure_wiring_health
+from wiring_pipeline.domain.health.snapshots import record_snapshot
+from wiring_pipeline.domain.ingest.loading import load_pending_imports
+from wiring_pipeline.domain.ingest.registry import add_flow, add_tenant, find_flow, register_import
+from wiring_pipeline.domain.inventory.build import build_inventory
 from wiring_pipeline.resources import embedded
 from wiring_pipeline.samples.cmdb_generator import (
     CMDB_FIELD_MAPPINGS,
@@ -82,7 +83,7 @@ class BenchRun:
         self.progress = progress
 
     def unit_of_work(self, key: str):
-        return database.partition_transaction(self.engine, key)
+        return transactions.partition_transaction(self.engine, key)
 
     def add_partition(self, key: str, source: Path, records: int) -> Partition:
         """Tenant, flow and one pending import of `source`, as `tenant add`/`import` make them."""
@@ -243,7 +244,7 @@ def run_bench(
 def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
     rss_start = peak_rss_mb()
     run.progress("migrate")
-    database.upgrade(run.engine)
+    engines.upgrade(run.engine)
     with run.engine.connect() as conn:
         machine = machine_info(conn)
 
@@ -274,7 +275,9 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
 
     run.progress("compare floor and pipeline tables")
     with run.engine.connect() as conn:
-        differences = floor.table_differences(conn, pipeline_partition.scope, floor_partition.scope)
+        differences = partition_diff.table_differences(
+            conn, pipeline_partition.scope, floor_partition.scope
+        )
 
     run.progress("pipeline re-import: generate next week's export")
     next_week = run.reimport(pipeline_partition, BIG_SEED)

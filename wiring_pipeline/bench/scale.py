@@ -22,14 +22,15 @@ from pathlib import Path
 from dagster import DagsterInstance, TableMetadataValue
 from sqlalchemy import create_engine, make_url
 
-from wiring_pipeline import database, settings
+from wiring_pipeline import settings
 from wiring_pipeline.bench import daemon_ticks
 from wiring_pipeline.bench.environment import machine_info, throwaway_database
 from wiring_pipeline.bench.runner import BenchError
 from wiring_pipeline.bench.scale_seed import seed_engagements
+from wiring_pipeline.db import engines
 from wiring_pipeline.defs.health.fleet_assets import WIRING_HEALTH_FLEET_KEY
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.tenancy import list_partition_keys
+from wiring_pipeline.domain.core.tenancy import list_partition_keys
 from wiring_pipeline.resources import embedded
 
 PENDING_IMPORTS = 1_000
@@ -141,7 +142,7 @@ def run_scale_bench(
 
 def _run(tenants: int, app_url: str, engine, workdir: Path, progress: Progress) -> dict:
     progress("migrate and seed")
-    database.upgrade(engine)
+    engines.upgrade(engine)
     started = time.perf_counter()
     with engine.begin() as conn:
         seed = seed_engagements(conn, tenants, PENDING_IMPORTS)

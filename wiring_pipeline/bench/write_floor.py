@@ -26,7 +26,7 @@ from pathlib import Path
 from psycopg import sql
 from sqlalchemy import Connection, Engine
 
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.core.tenancy import TenantScope
 
 #: Every table the pipeline's stages write rows of a partition into.
 TABLES = (

@@ -17,7 +17,7 @@ from wiring_pipeline.cli.common import (
     read_partition,
 )
 from wiring_pipeline.cli.in_process import report_of, run_in_process
-from wiring_pipeline.defs.backfill import runner as backfill_runner
+from wiring_pipeline.db import backfill_runs
 from wiring_pipeline.defs.backfill.jobs import BACKFILL_RUN_TAG, HEALTH_INLINE_TAG, OP_NAME
 from wiring_pipeline.domain.backfill import find_run
 
@@ -34,7 +34,7 @@ def refresh_health(partition_key: str, backfill_run_id: str) -> ExecuteInProcess
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=backfill_runner.DEFAULT_BATCH_SIZE,
+    default=backfill_runs.DEFAULT_BATCH_SIZE,
     show_default=True,
     help="Rows per batch; each batch is one short transaction.",
 )
@@ -81,7 +81,7 @@ def _undo(run_id: str, partition_key: str | None) -> None:
         raise BadInput(
             f"backfill run {run_id!r} is of partition {run_partition!r}, not {partition_key!r}"
         )
-    key, restored = backfill_runner.undo_backfill(engine(), run_id)
+    key, restored = backfill_runs.undo_backfill(engine(), run_id)
     refresh = refresh_health(key, run_id)
     echo_json(
         {

@@ -34,7 +34,7 @@ def bench_api(
     Health and asset pages of a 1 000-asset partition beside one of --big-records assets;
     exits 1 if any request failed.
     """
-    from wiring_pipeline.api.load_test import run_load_test, write_figures
+    from wiring_pipeline.bench.api_load import run_load_test, write_figures
 
     console = Console(stderr=True)
     figures = run_load_test(

@@ -10,9 +10,9 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from wiring_pipeline import database
-from wiring_pipeline.domain.health import WiringHealth, measure_wiring_health
-from wiring_pipeline.domain.tenancy import resolve_scope
+from wiring_pipeline.db import engines, transactions
+from wiring_pipeline.domain.core.tenancy import resolve_scope
+from wiring_pipeline.domain.health.measure import WiringHealth, measure_wiring_health
 from wiring_pipeline.resources import embedded
 
 #: Exit code for input the command cannot act on (bad key, unknown tenant, bad file).
@@ -36,8 +36,8 @@ class RetryLater(click.ClickException):
 
 def engine(migrated: bool = True) -> Engine:
     """The application database's engine; refuses to go on against an unmigrated schema."""
-    eng = database.get_engine(embedded.application_database_url())
-    if migrated and database.current_revision(eng) is None:
+    eng = engines.get_engine(embedded.application_database_url())
+    if migrated and engines.current_revision(eng) is None:
         raise BadInput(
             "the database has no `migration` schema yet: run `wiring-pipeline db upgrade`"
         )
@@ -45,20 +45,20 @@ def engine(migrated: bool = True) -> Engine:
 
 
 @contextmanager
-def unit_of_work(partition_key: str) -> Iterator[database.UnitOfWork]:
-    with database.partition_transaction(engine(), partition_key) as work:
+def unit_of_work(partition_key: str) -> Iterator[transactions.UnitOfWork]:
+    with transactions.partition_transaction(engine(), partition_key) as work:
         yield work
 
 
 @contextmanager
-def read_partition(partition_key: str) -> Iterator[database.UnitOfWork]:
+def read_partition(partition_key: str) -> Iterator[transactions.UnitOfWork]:
     """A read of the partition as committed now, without its lock.
 
     Reads answer at once even while a run holds the partition (they see that run's work
     once it commits); only units of work that write take the lock.
     """
     with engine().connect() as conn, conn.begin():
-        yield database.UnitOfWork(conn, resolve_scope(conn, partition_key))
+        yield transactions.UnitOfWork(conn, resolve_scope(conn, partition_key))
 
 
 def measure_health(partition_key: str, detail: bool = False) -> WiringHealth:

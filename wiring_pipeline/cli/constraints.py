@@ -8,7 +8,7 @@ import click
 
 from wiring_pipeline.cli.common import echo_json, engine
 from wiring_pipeline.cli.in_process import report_of, run_in_process
-from wiring_pipeline.domain.constraints import OrphansRemainError
+from wiring_pipeline.domain.contract.constraints import OrphansRemainError
 
 
 @click.command("constraints")

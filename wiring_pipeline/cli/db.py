@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from wiring_pipeline import database
 from wiring_pipeline.cli.common import engine
+from wiring_pipeline.db import engines
 from wiring_pipeline.resources import embedded
 
 
@@ -28,8 +28,8 @@ def url(for_dagster: bool) -> None:
 def upgrade(revision: str) -> None:
     """Migrate the `migration` schema up to a revision."""
     eng = engine(migrated=False)
-    database.upgrade(eng, revision)
-    click.echo(f"migration schema at {database.current_revision(eng)}")
+    engines.upgrade(eng, revision)
+    click.echo(f"migration schema at {engines.current_revision(eng)}")
 
 
 @db.command()
@@ -37,8 +37,8 @@ def upgrade(revision: str) -> None:
 def downgrade(revision: str) -> None:
     """Migrate the `migration` schema down to REVISION (`base` removes it all)."""
     eng = engine(migrated=False)
-    database.downgrade(eng, revision)
-    click.echo(f"migration schema at {database.current_revision(eng) or 'base'}")
+    engines.downgrade(eng, revision)
+    click.echo(f"migration schema at {engines.current_revision(eng) or 'base'}")
 
 
 @db.command()

@@ -16,15 +16,16 @@ import json
 import click
 from sqlalchemy import func, select
 
-from wiring_pipeline import database, settings
+from wiring_pipeline import settings
 from wiring_pipeline.cli.common import echo_json, engine, measure_health
 from wiring_pipeline.cli.in_process import report_of, run_in_process
+from wiring_pipeline.db import engines, transactions
 from wiring_pipeline.defs.backfill.jobs import HEALTH_INLINE_TAG, OP_NAME
-from wiring_pipeline.domain.constraints import drop_foreign_keys
-from wiring_pipeline.domain.health import METRICS_BY_NAME
-from wiring_pipeline.domain.inventory_writes import CHANGE_KINDS
-from wiring_pipeline.domain.registry import register_import
-from wiring_pipeline.domain.schema import assets, data_imports, raw_import_records
+from wiring_pipeline.domain.contract.constraints import drop_foreign_keys
+from wiring_pipeline.domain.contract.metrics import METRICS_BY_NAME
+from wiring_pipeline.domain.core.schema import assets, data_imports, raw_import_records
+from wiring_pipeline.domain.ingest.registry import register_import
+from wiring_pipeline.domain.inventory.writes import CHANGE_KINDS
 from wiring_pipeline.samples import demo as demo_world
 
 
@@ -43,7 +44,7 @@ def _say(message: str) -> None:
 def demo(reset: bool, seed_only: bool) -> None:
     """Seed two tenants x two engagements, then run the pipeline, backfill and constraints."""
     eng = engine(migrated=False)
-    database.upgrade(eng)
+    engines.upgrade(eng)
     with eng.begin() as conn:
         dropped = []
         if reset:
@@ -123,7 +124,7 @@ def _week_two(item) -> dict:
     files = settings.wiring_home() / "demo-files"
     week_one_file = files / item.data_import["filename"]
     week_two_file = demo_world.write_week_two_file(files)
-    with database.partition_transaction(eng, item.scope.partition_key) as work:
+    with transactions.partition_transaction(eng, item.scope.partition_key) as work:
         again = register_import(
             work.conn, work.scope, item.flow, week_one_file, settings.imports_dir()
         )
@@ -220,8 +221,7 @@ def _row_counts(conn, scope) -> dict[str, int]:
             select(func.count())
             .select_from(table)
             .where(
-                table.c.client_account_id == scope.client_account_id,
-                table.c.engagement_id == scope.engagement_id,
+                *scope.where(table),
             )
         ).scalar_one()
     return counts

@@ -7,8 +7,9 @@ import sys
 
 import click
 
-from wiring_pipeline import database, settings
+from wiring_pipeline import settings
 from wiring_pipeline.cli.common import engine
+from wiring_pipeline.db import engines
 from wiring_pipeline.resources import embedded
 
 
@@ -17,7 +18,7 @@ from wiring_pipeline.resources import embedded
 @click.option("--host", default="127.0.0.1", show_default=True)
 def dev(port: int, host: str) -> None:
     """Migrate the database, then run `dagster dev` (webserver and daemon)."""
-    database.upgrade(engine(migrated=False))
+    engines.upgrade(engine(migrated=False))
     env = embedded.prepare_dagster_environment()
     click.echo(f"DAGSTER_HOME={env['DAGSTER_HOME']}", err=True)
     workspace = settings.PROJECT_ROOT / "workspace.yaml"

@@ -17,9 +17,9 @@ import click
 from sqlalchemy import Connection
 
 from wiring_pipeline.cli.common import BadInput, echo_json, engine, measure_health
-from wiring_pipeline.domain.fleet_health import chunked, measure_partitions, with_samples
-from wiring_pipeline.domain.health import WiringHealth
-from wiring_pipeline.domain.tenancy import list_partition_scopes
+from wiring_pipeline.domain.core.tenancy import list_partition_scopes
+from wiring_pipeline.domain.health.fleet import chunked, measure_partitions, with_samples
+from wiring_pipeline.domain.health.measure import WiringHealth
 
 EXIT_UNHEALTHY = 1
 

@@ -12,15 +12,8 @@ from pathlib import Path
 import click
 
 from wiring_pipeline.cli.common import BadInput, echo_json, read_partition
-from wiring_pipeline.domain.inventory_export import (
-    FORMATS,
-    export_bytes,
-    inventory_frame,
-)
-from wiring_pipeline.domain.inventory_listing import (
-    DEFAULT_PAGE_SIZE,
-    list_inventory_assets,
-)
+from wiring_pipeline.domain.inventory.export import FORMATS, export_bytes, inventory_frame
+from wiring_pipeline.domain.inventory.listing import DEFAULT_PAGE_SIZE, list_inventory_assets
 
 
 @click.group(invoke_without_command=True)

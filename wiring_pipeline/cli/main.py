@@ -24,7 +24,7 @@ from wiring_pipeline.cli.registry import flow, import_file, tenant
 from wiring_pipeline.cli.run import run
 from wiring_pipeline.cli.serve import serve
 from wiring_pipeline.cli.token import token
-from wiring_pipeline.domain.errors import RetryLaterError, UserInputError
+from wiring_pipeline.domain.core.errors import RetryLaterError, UserInputError
 
 
 class WiringGroup(click.Group):

@@ -16,8 +16,8 @@ from wiring_pipeline.cli.common import (
     read_partition,
     unit_of_work,
 )
-from wiring_pipeline.domain import registry
-from wiring_pipeline.domain.tenancy import list_partition_keys
+from wiring_pipeline.domain.core.tenancy import list_partition_keys
+from wiring_pipeline.domain.ingest import registry
 
 
 @click.group()

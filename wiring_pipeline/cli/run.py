@@ -10,9 +10,13 @@ import click
 
 from wiring_pipeline.cli.common import echo_json, measure_health, read_partition
 from wiring_pipeline.cli.in_process import failure_summary, report_of, run_in_process
-from wiring_pipeline.domain.import_report import ImportReport, import_reports, pending_import_ids
-from wiring_pipeline.domain.inventory import changes_line
-from wiring_pipeline.domain.inventory_writes import CHANGE_KINDS
+from wiring_pipeline.domain.ingest.import_report import (
+    ImportReport,
+    import_reports,
+    pending_import_ids,
+)
+from wiring_pipeline.domain.inventory.build import changes_line
+from wiring_pipeline.domain.inventory.writes import CHANGE_KINDS
 
 #: Reasons shown per kind of rejection; the rest are summed up.
 SHOWN_REASONS = 5

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from alembic.script import ScriptDirectory
 
-from wiring_pipeline import database
 from wiring_pipeline.cli.common import BadInput, engine
+from wiring_pipeline.db import engines
 from wiring_pipeline.resources import embedded
 
 
@@ -21,8 +21,8 @@ def serve(host: str, port: int, access_log: bool) -> None:
     """
     from wiring_pipeline.api.server import serve as run_server
 
-    head = ScriptDirectory.from_config(database.alembic_config()).get_current_head()
-    current = database.current_revision(engine())
+    head = ScriptDirectory.from_config(engines.alembic_config()).get_current_head()
+    current = engines.current_revision(engine())
     if current != head:
         raise BadInput(
             f"the database is at revision {current}, the API needs {head}:"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from wiring_pipeline.cli.common import echo_json, engine
-from wiring_pipeline.domain import api_tokens
+from wiring_pipeline.domain.access import tokens as api_tokens
 
 
 @click.group()

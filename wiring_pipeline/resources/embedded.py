@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from wiring_pipeline import settings
-from wiring_pipeline.domain.errors import RetryLaterError
+from wiring_pipeline.domain.core.errors import RetryLaterError
 
 APPLICATION_DATABASE = "wiring"
 DAGSTER_DATABASE = "dagster"

@@ -14,7 +14,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Connection, Engine
 
-from wiring_pipeline import database
+from wiring_pipeline.db import engines, transactions
 from wiring_pipeline.resources import embedded
 
 
@@ -25,20 +25,20 @@ class WiringDatabase(ConfigurableResource):
         default=None,
         description="SQLAlchemy URL; unset means WIRING_DATABASE_URL, then the embedded server.",
     )
-    lock_timeout_ms: int = Field(default=database.DEFAULT_LOCK_TIMEOUT_MS)
-    statement_timeout_ms: int = Field(default=database.DEFAULT_STATEMENT_TIMEOUT_MS)
-    partition_lock_wait_ms: int = Field(default=database.DEFAULT_PARTITION_LOCK_WAIT_MS)
+    lock_timeout_ms: int = Field(default=transactions.DEFAULT_LOCK_TIMEOUT_MS)
+    statement_timeout_ms: int = Field(default=transactions.DEFAULT_STATEMENT_TIMEOUT_MS)
+    partition_lock_wait_ms: int = Field(default=transactions.DEFAULT_PARTITION_LOCK_WAIT_MS)
 
     def url(self) -> str:
         return self.database_url or embedded.application_database_url()
 
     def engine(self) -> Engine:
-        return database.get_engine(self.url())
+        return engines.get_engine(self.url())
 
     @contextmanager
-    def unit_of_work(self, partition_key: str) -> Iterator[database.UnitOfWork]:
+    def unit_of_work(self, partition_key: str) -> Iterator[transactions.UnitOfWork]:
         """One transaction on one partition, locked against a second unit of work on it."""
-        with database.partition_transaction(
+        with transactions.partition_transaction(
             self.engine(),
             partition_key,
             lock_timeout_ms=self.lock_timeout_ms,
@@ -50,7 +50,7 @@ class WiringDatabase(ConfigurableResource):
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction not tied to a partition (sensors, instance-wide jobs)."""
-        with database.transaction(
+        with transactions.transaction(
             self.engine(), self.lock_timeout_ms, self.statement_timeout_ms
         ) as conn:
             yield conn

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, insert, null, text
 
-from wiring_pipeline.domain.registry import add_flow, add_tenant
-from wiring_pipeline.domain.schema import assets, data_imports, raw_import_records
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.core.schema import assets, data_imports, raw_import_records
+from wiring_pipeline.domain.core.tenancy import TenantScope
+from wiring_pipeline.domain.ingest.registry import add_flow, add_tenant
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS
 
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, delete, select, update
 
-from wiring_pipeline.domain.registry import add_flow, add_tenant, register_import
-from wiring_pipeline.domain.schema import (
+from wiring_pipeline.domain.core.schema import (
     assets,
     backfill_audit,
     backfill_runs,
@@ -28,7 +27,8 @@ from wiring_pipeline.domain.schema import (
     raw_import_records,
     wiring_health_snapshots,
 )
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.core.tenancy import TenantScope
+from wiring_pipeline.domain.ingest.registry import add_flow, add_tenant, register_import
 from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline.samples.broken_rows import PartitionRows, add_loaded_import
 

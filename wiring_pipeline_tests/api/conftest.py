@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from wiring_pipeline.api.app import create_app
 from wiring_pipeline.api.server import api_engine
-from wiring_pipeline.domain.api_tokens import create_token
-from wiring_pipeline_tests.defects import BROKEN_KEY, DefectWorld, build_defect_world
+from wiring_pipeline.domain.access.tokens import create_token
+from wiring_pipeline_tests.support.defects import BROKEN_KEY, DefectWorld, build_defect_world
 
 
 @dataclass

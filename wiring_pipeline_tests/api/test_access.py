@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from wiring_pipeline.domain.api_tokens import revoke_token
+from wiring_pipeline.domain.access.tokens import revoke_token
 from wiring_pipeline_tests.api.conftest import Tokens, issue
-from wiring_pipeline_tests.defects import BROKEN_KEY, NEIGHBOUR_KEY, SIBLING_KEY
+from wiring_pipeline_tests.support.defects import BROKEN_KEY, NEIGHBOUR_KEY, SIBLING_KEY
 
 HEALTH = "/api/v1/partitions/{}/health/wiring"
 ASSETS = "/api/v1/partitions/{}/assets"

@@ -8,15 +8,16 @@ from pathlib import Path
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
-from wiring_pipeline.domain.health import METRICS, measure_wiring_health
-from wiring_pipeline.domain.health_history import record_snapshot
-from wiring_pipeline.domain.inventory_export import PROVENANCE_COLUMNS
-from wiring_pipeline.domain.inventory_listing import MAX_PAGE_SIZE
+from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline.domain.health.measure import measure_wiring_health
+from wiring_pipeline.domain.health.snapshots import record_snapshot
+from wiring_pipeline.domain.inventory.export import PROVENANCE_COLUMNS
+from wiring_pipeline.domain.inventory.listing import MAX_PAGE_SIZE
 from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline_tests.api.conftest import Tokens, issue
-from wiring_pipeline_tests.defects import BROKEN_KEY
-from wiring_pipeline_tests.factories import make_flow, make_tenant
-from wiring_pipeline_tests.pipeline_helpers import register, run_stages
+from wiring_pipeline_tests.support.defects import BROKEN_KEY
+from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.pipeline_helpers import register, run_stages
 
 PIPELINE_KEY = "acme.api-export"
 

@@ -8,11 +8,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from wiring_pipeline.api.access import API_ROLE, enter_api_role
-from wiring_pipeline.domain.health import measure_wiring_health
-from wiring_pipeline.domain.health_history import latest_snapshots, record_snapshot
-from wiring_pipeline.domain.schema import metadata
-from wiring_pipeline.domain.tenancy import resolve_scope
-from wiring_pipeline_tests.defects import BROKEN_KEY
+from wiring_pipeline.domain.core.schema import metadata
+from wiring_pipeline.domain.core.tenancy import resolve_scope
+from wiring_pipeline.domain.health.measure import measure_wiring_health
+from wiring_pipeline.domain.health.snapshots import latest_snapshots, record_snapshot
+from wiring_pipeline_tests.support.defects import BROKEN_KEY
 
 TENANT_TABLES = [t.name for t in metadata.sorted_tables if "engagement_id" in t.c]
 #: (table, the filter that says which of its rows are the tenant's)

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 from wiring_pipeline.api.app import create_app
 from wiring_pipeline.api.server import api_engine
 from wiring_pipeline_tests.api.conftest import issue
-from wiring_pipeline_tests.factories import make_tenant
+from wiring_pipeline_tests.support.factories import make_tenant
 
 KEY = "slow.client"
 #: Enough assets that the export (several MB) cannot sit in the sockets' buffers.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wiring_pipeline.bench.runner import BIG_SEED, BenchRun
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.core.tenancy import TenantScope
 from wiring_pipeline_tests.bench.partitions import RECORDS
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from wiring_pipeline.bench.runner import STAGES
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.core.tenancy import TenantScope
 
 RECORDS = 300
 

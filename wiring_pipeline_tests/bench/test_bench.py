@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, make_url, text
 
-from wiring_pipeline.bench import floor, per_row, write_floor
+from wiring_pipeline.bench import floor, partition_diff, per_row, write_floor
 from wiring_pipeline.bench.figures import TARGETS
 from wiring_pipeline.bench.runner import (
     FLOOR_STAGES,
@@ -25,8 +25,9 @@ from wiring_pipeline.bench.runner import (
     step_count,
 )
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline.domain.health import METRICS, measure_wiring_health
-from wiring_pipeline.domain.tenancy import TenantScope
+from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline.domain.core.tenancy import TenantScope
+from wiring_pipeline.domain.health.measure import measure_wiring_health
 from wiring_pipeline.samples.demo import seed_demo
 from wiring_pipeline_tests.bench.partitions import RECORDS, run_stages
 
@@ -235,7 +236,7 @@ def test_floor_and_per_row_end_with_the_pipelines_tables(engine, three_partition
         assert _content(conn, floor_scope) == expected
         assert _content(conn, per_row_scope) == expected
         for other in (floor_scope, per_row_scope):
-            differences = floor.table_differences(conn, pipeline_scope, other)
+            differences = partition_diff.table_differences(conn, pipeline_scope, other)
             assert all(d["differences"] == 0 for d in differences.values()), differences
 
 
@@ -255,7 +256,7 @@ def test_table_differences_sees_one_changed_cell(engine, three_partitions):
             ),
             floor_scope.as_params(),
         )
-        differences = floor.table_differences(conn, pipeline_scope, floor_scope)
+        differences = partition_diff.table_differences(conn, pipeline_scope, floor_scope)
     assert differences["assets"]["differences"] >= 2  # gone from one side, new on the other
     assert differences["raw_import_records"]["differences"] == 0
 

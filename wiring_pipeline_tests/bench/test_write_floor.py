@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from wiring_pipeline.bench import write_floor
 from wiring_pipeline.bench.runner import FLOOR_STAGES, PIPELINE_STAGES
-from wiring_pipeline.domain.tenancy import tenant_filter
+from wiring_pipeline.domain.core.tenancy import tenant_filter
 from wiring_pipeline_tests.bench.partitions import RECORDS, run_stages
 
 

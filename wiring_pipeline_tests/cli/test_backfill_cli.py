@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from dagster import DagsterInstance
 
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline_tests.legacy_fixture import (
+from wiring_pipeline_tests.support.legacy_fixture import (
     DATA_TABLES,
     EXPECTED_HEALTH_AFTER,
     EXPECTED_REPAIRS,

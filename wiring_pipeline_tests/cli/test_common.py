@@ -7,9 +7,9 @@ import json
 from click.testing import CliRunner
 
 from wiring_pipeline.cli.main import WiringGroup, cli
-from wiring_pipeline.database import PartitionBusyError
-from wiring_pipeline.domain.tenancy import UnknownTenantError
-from wiring_pipeline_tests.factories import make_tenant, partition_held
+from wiring_pipeline.db.transactions import PartitionBusyError
+from wiring_pipeline.domain.core.tenancy import UnknownTenantError
+from wiring_pipeline_tests.support.factories import make_tenant, partition_held
 
 
 def test_reads_answer_while_a_run_holds_the_partition(engine):

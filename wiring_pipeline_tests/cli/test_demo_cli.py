@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from wiring_pipeline import database
 from wiring_pipeline.cli.main import cli
+from wiring_pipeline.db import engines
 from wiring_pipeline.samples.demo import DEMO_PARTITIONS
 
 
@@ -61,4 +61,4 @@ def test_demo_from_broken_legacy_to_healthy_and_enforced(fresh_database, monkeyp
     changes = week_two["changes"]
     assert min(changes[kind] for kind in ("created", "updated", "unchanged", "retired")) > 0
     assert "week 2 of acme.dc-exit" in result.stderr
-    database.get_engine(url).dispose()
+    engines.get_engine(url).dispose()

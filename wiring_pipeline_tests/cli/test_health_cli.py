@@ -7,9 +7,9 @@ import json
 from click.testing import CliRunner
 
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline.domain.health import METRICS
-from wiring_pipeline.domain.inventory_listing import MAX_PAGE_SIZE
-from wiring_pipeline_tests.defects import HEALTHY_PAIRS, build_defect_world
+from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline.domain.inventory.listing import MAX_PAGE_SIZE
+from wiring_pipeline_tests.support.defects import HEALTHY_PAIRS, build_defect_world
 
 
 def run(*args: str):

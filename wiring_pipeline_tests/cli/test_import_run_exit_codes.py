@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import text
 
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline_tests import export_shapes
+from wiring_pipeline_tests.support import export_shapes
 
 KEY = "acme.exit-codes"
 

@@ -24,8 +24,8 @@ from wiring_pipeline.cli.main import cli
 from wiring_pipeline.defs.partitions import PARTITION_TAG
 from wiring_pipeline.resources import embedded
 from wiring_pipeline.samples import cmdb_generator as gen
-from wiring_pipeline_tests.factories import make_flow, make_tenant
-from wiring_pipeline_tests.pipeline_helpers import register
+from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.pipeline_helpers import register
 
 CLI = str(Path(sys.executable).with_name("wiring-pipeline"))
 #: Rows enough that the run is still in its first steps when the signal arrives.

@@ -8,7 +8,7 @@ import json
 from click.testing import CliRunner
 
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline_tests import reimport_data as data
+from wiring_pipeline_tests.support import reimport_data as data
 
 KEY = "acme.weekly"
 

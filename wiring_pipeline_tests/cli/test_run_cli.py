@@ -11,8 +11,8 @@ from sqlalchemy import text
 from wiring_pipeline.cli.main import cli
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.samples import cmdb_generator as gen
-from wiring_pipeline_tests.factories import make_flow, make_tenant
-from wiring_pipeline_tests.pipeline_helpers import register
+from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.pipeline_helpers import register
 
 KEY = "acme.run-cli"
 

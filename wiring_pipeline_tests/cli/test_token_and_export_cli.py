@@ -9,8 +9,8 @@ import pandas as pd
 from click.testing import CliRunner
 
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline.domain.inventory_export import PROVENANCE_COLUMNS
-from wiring_pipeline_tests.defects import BROKEN_KEY, build_defect_world
+from wiring_pipeline.domain.inventory.export import PROVENANCE_COLUMNS
+from wiring_pipeline_tests.support.defects import BROKEN_KEY, build_defect_world
 
 
 def run(*args: str):

@@ -21,8 +21,8 @@ from sqlalchemy import text
 
 from wiring_pipeline.defs.backfill.jobs import BACKFILL_RUN_TAG
 from wiring_pipeline.defs.partitions import PARTITION_TAG
-from wiring_pipeline.domain.health import WiringHealth, measure_wiring_health
-from wiring_pipeline.domain.tenancy import resolve_scope
+from wiring_pipeline.domain.core.tenancy import resolve_scope
+from wiring_pipeline.domain.health.measure import WiringHealth, measure_wiring_health
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS, iter_cmdb_rows, write_csv
 from wiring_pipeline_tests.e2e.dagster_stack import (
     LOCATION_NAME,

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from wiring_pipeline.domain.health import METRICS
-from wiring_pipeline.domain.inventory_export import PROVENANCE_COLUMNS
-from wiring_pipeline.domain.inventory_listing import MAX_PAGE_SIZE
+from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline.domain.inventory.export import PROVENANCE_COLUMNS
+from wiring_pipeline.domain.inventory.listing import MAX_PAGE_SIZE
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS, iter_cmdb_rows, write_csv
 from wiring_pipeline_tests.e2e.dagster_stack import DagsterStack, port_is_free
 

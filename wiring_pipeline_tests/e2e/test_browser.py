@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from wiring_pipeline import settings
-from wiring_pipeline.domain.health import METRICS
+from wiring_pipeline.domain.contract.metrics import METRICS
 from wiring_pipeline_tests.e2e.conftest import BROKEN_CHECK, BrokenPartition
 from wiring_pipeline_tests.e2e.dagster_stack import LOCATION_NAME, DagsterStack
 

@@ -10,7 +10,7 @@ import pytest
 from dagster import DagsterRunStatus
 
 from wiring_pipeline.defs.partitions import PARTITION_TAG
-from wiring_pipeline.domain.health import METRICS, METRICS_BY_NAME
+from wiring_pipeline.domain.contract.metrics import METRICS, METRICS_BY_NAME
 from wiring_pipeline_tests.e2e.conftest import (
     ALERT_SENSOR,
     BACKFILL_SENSOR,

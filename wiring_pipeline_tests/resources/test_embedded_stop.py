@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline.domain.errors import RetryLaterError
+from wiring_pipeline.domain.core.errors import RetryLaterError
 from wiring_pipeline.resources.embedded import stop_embedded_server
 
 

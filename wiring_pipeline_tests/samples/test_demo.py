@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from wiring_pipeline.domain.schema import assets, data_imports, discovery_flows, raw_import_records
+from wiring_pipeline.domain.core.schema import (
+    assets,
+    data_imports,
+    discovery_flows,
+    raw_import_records,
+)
 from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline.samples.demo import DEMO_PARTITIONS, remove_demo_tenants, seed_demo
 

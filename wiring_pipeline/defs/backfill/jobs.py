@@ -18,7 +18,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from wiring_pipeline.defs.backfill import runner as backfill_runner
+from wiring_pipeline.db import backfill_runs, retry
 from wiring_pipeline.defs.metadata import rows_table
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain import backfill
@@ -35,25 +35,25 @@ class BackfillConfig(Config):
         default=True, description="Count and sample what would change; change nothing."
     )
     batch_size: int = Field(
-        default=backfill_runner.DEFAULT_BATCH_SIZE,
+        default=backfill_runs.DEFAULT_BATCH_SIZE,
         gt=0,
         description="Rows per batch; each batch is one short transaction.",
     )
     lock_timeout_ms: int = Field(
-        default=backfill_runner.DEFAULT_LOCK_TIMEOUT_MS,
+        default=retry.DEFAULT_LOCK_TIMEOUT_MS,
         gt=0,
         description="How long a batch waits for a row lock before it rolls back and retries.",
     )
-    max_attempts: int = Field(default=backfill_runner.DEFAULT_MAX_ATTEMPTS, gt=0)
+    max_attempts: int = Field(default=retry.DEFAULT_MAX_ATTEMPTS, gt=0)
 
 
 @op(name=OP_NAME, out=Out(Nothing))
 def backfill_wiring(context: OpExecutionContext, config: BackfillConfig, wiring_db: WiringDatabase):
     """Dry run or execute the repairs of the run's partition; the run id is the audit's."""
-    policy = backfill_runner.RetryPolicy.logged(
+    policy = retry.RetryPolicy.logged(
         context.log, lock_timeout_ms=config.lock_timeout_ms, max_attempts=config.max_attempts
     )
-    report = backfill_runner.run_backfill(
+    report = backfill_runs.run_backfill(
         wiring_db.engine(),
         context.partition_key,
         context.run_id,
@@ -73,7 +73,7 @@ def backfill_wiring(context: OpExecutionContext, config: BackfillConfig, wiring_
     yield Output(None, metadata=report_metadata(report))
 
 
-def report_metadata(report: backfill_runner.BackfillReport) -> dict:
+def report_metadata(report: backfill_runs.BackfillReport) -> dict:
     metadata: dict = {
         "dry_run": MetadataValue.bool(report.dry_run),
         "backfill_run_id": report.run_id,
@@ -87,7 +87,7 @@ def report_metadata(report: backfill_runner.BackfillReport) -> dict:
     return metadata
 
 
-def _summary_table(report: backfill_runner.BackfillReport) -> MetadataValue:
+def _summary_table(report: backfill_runs.BackfillReport) -> MetadataValue:
     rows = [
         {"repair": name, "unrepairable": False, "rows": report.tally.repairs[name], "what": text}
         for name, text in backfill.REPAIRS.items()

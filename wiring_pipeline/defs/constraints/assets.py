@@ -14,9 +14,8 @@ a later run.
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from wiring_pipeline import database
-from wiring_pipeline.defs.backfill import runner as backfill_runner
-from wiring_pipeline.domain import constraints
+from wiring_pipeline.db import retry, transactions
+from wiring_pipeline.domain.contract import constraints
 from wiring_pipeline.resources import WiringDatabase
 
 
@@ -25,13 +24,11 @@ class ConstraintsConfig(Config):
         default=True,
         description="VALIDATE CONSTRAINT each key when no partition has orphans.",
     )
-    lock_timeout_ms: int = Field(default=backfill_runner.DEFAULT_LOCK_TIMEOUT_MS, gt=0)
-    max_attempts: int = Field(default=backfill_runner.DEFAULT_MAX_ATTEMPTS, gt=0)
+    lock_timeout_ms: int = Field(default=retry.DEFAULT_LOCK_TIMEOUT_MS, gt=0)
+    max_attempts: int = Field(default=retry.DEFAULT_MAX_ATTEMPTS, gt=0)
 
 
-def apply_constraints(
-    wiring_db: WiringDatabase, validate: bool, policy: backfill_runner.RetryPolicy
-) -> dict:
+def apply_constraints(wiring_db: WiringDatabase, validate: bool, policy: retry.RetryPolicy) -> dict:
     """Add each absent key (one short transaction each), then validate unless orphans remain.
 
     Returns {"added", "orphans", "validation", "states"}; `validation` is "done",
@@ -42,10 +39,10 @@ def apply_constraints(
     for fk in constraints.FOREIGN_KEYS:
 
         def add(fk: constraints.TenantForeignKey = fk) -> bool:
-            with database.transaction(engine, policy.lock_timeout_ms) as conn:
+            with transactions.transaction(engine, policy.lock_timeout_ms) as conn:
                 return constraints.add_foreign_key(conn, fk)
 
-        if backfill_runner.retrying(policy, f"add {fk.name}", add):
+        if retry.retrying(policy, f"add {fk.name}", add):
             added.append(fk.name)
     with wiring_db.transaction() as conn:
         orphans = constraints.orphans_by_partition(conn)
@@ -56,10 +53,10 @@ def apply_constraints(
         for fk in constraints.FOREIGN_KEYS:
 
             def check(fk: constraints.TenantForeignKey = fk) -> None:
-                with database.transaction(engine, policy.lock_timeout_ms) as conn:
+                with transactions.transaction(engine, policy.lock_timeout_ms) as conn:
                     constraints.validate_foreign_key(conn, fk)
 
-            backfill_runner.retrying(policy, f"validate {fk.name}", check)
+            retry.retrying(policy, f"validate {fk.name}", check)
     with wiring_db.transaction() as conn:
         states = constraints.constraint_states(conn)
     return {"added": added, "orphans": orphans, "validation": validation, "states": states}
@@ -74,7 +71,7 @@ def apply_constraints(
 def wiring_foreign_keys(
     context: AssetExecutionContext, config: ConstraintsConfig, wiring_db: WiringDatabase
 ) -> MaterializeResult:
-    policy = backfill_runner.RetryPolicy.logged(
+    policy = retry.RetryPolicy.logged(
         context.log, lock_timeout_ms=config.lock_timeout_ms, max_attempts=config.max_attempts
     )
     report = apply_constraints(wiring_db, config.validate_keys, policy)

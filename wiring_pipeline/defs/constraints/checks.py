@@ -13,7 +13,7 @@ from dagster import (
 )
 
 from wiring_pipeline.defs.constraints.assets import wiring_foreign_keys
-from wiring_pipeline.domain import constraints
+from wiring_pipeline.domain.contract import constraints
 from wiring_pipeline.resources import WiringDatabase
 
 

@@ -20,8 +20,8 @@ from dagster import (
 
 from wiring_pipeline.defs.discovery.jobs import discovery_inventory_job
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.loading import pending_imports
-from wiring_pipeline.domain.tenancy import list_partition_keys
+from wiring_pipeline.domain.core.tenancy import list_partition_keys
+from wiring_pipeline.domain.ingest.loading import pending_imports
 from wiring_pipeline.resources import WiringDatabase
 
 #: Partitions added per tick; ten thousand new engagements are onboarded in 20 ticks.

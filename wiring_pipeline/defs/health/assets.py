@@ -1,6 +1,6 @@
 """The `wiring_health` asset: phase 0 of the source plan as Dagster.
 
-It measures the metrics of `domain/contract.py` and stores a snapshot (so every later run
+It measures the metrics of `domain/contract/` and stores a snapshot (so every later run
 is judged against the baseline); its zero-orphan checks (`checks.py`) measure again, so a
 check evaluated on its own from the UI is as true as one run right after the asset. It
 hands nothing through an IO manager: it returns metadata only, and the database is the state.
@@ -16,10 +16,11 @@ from dagster import (
 
 from wiring_pipeline.defs.metadata import catalog_metadata, row_count, rows_table
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.health import METRICS, Metric, measure_wiring_health
-from wiring_pipeline.domain.health_history import RecordedHealth, record_snapshot
-from wiring_pipeline.domain.schema import wiring_health_snapshots
-from wiring_pipeline.domain.tenancy import count_rows
+from wiring_pipeline.domain.contract.metrics import METRICS, Metric
+from wiring_pipeline.domain.core.schema import wiring_health_snapshots
+from wiring_pipeline.domain.core.tenancy import count_rows
+from wiring_pipeline.domain.health.measure import measure_wiring_health
+from wiring_pipeline.domain.health.snapshots import RecordedHealth, record_snapshot
 from wiring_pipeline.resources import WiringDatabase
 
 WIRING_HEALTH_KEY = AssetKey("wiring_health")

@@ -1,5 +1,5 @@
 """The zero-orphan checks of `wiring_health`: one Dagster asset check per metric of the
-wiring contract (`domain/contract.py`), with its severity and blocking flag.
+wiring contract (`domain/contract/`), with its severity and blocking flag.
 
 All are measured in one transaction of the partition, the counts in one round trip.
 """
@@ -21,8 +21,9 @@ from dagster import (
 from wiring_pipeline.defs.health.assets import WIRING_HEALTH_KEY, check_label
 from wiring_pipeline.defs.metadata import rows_table
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.health import METRICS, Metric, WiringHealth, measure_wiring_health
-from wiring_pipeline.domain.health_history import previous_metrics
+from wiring_pipeline.domain.contract.metrics import METRICS, Metric
+from wiring_pipeline.domain.health.measure import WiringHealth, measure_wiring_health
+from wiring_pipeline.domain.health.snapshots import previous_metrics
 from wiring_pipeline.resources import WiringDatabase
 
 

@@ -28,14 +28,9 @@ from sqlalchemy import Connection
 from wiring_pipeline.defs.health.checks import check_evaluation
 from wiring_pipeline.defs.metadata import rows_table
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.fleet_health import (
-    Measured,
-    chunked,
-    measure_and_record,
-    with_samples,
-)
-from wiring_pipeline.domain.health import METRICS
-from wiring_pipeline.domain.tenancy import list_partition_scopes
+from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline.domain.core.tenancy import list_partition_scopes
+from wiring_pipeline.domain.health.fleet import Measured, chunked, measure_and_record, with_samples
 from wiring_pipeline.resources import WiringDatabase
 
 WIRING_HEALTH_FLEET_KEY = AssetKey("wiring_health_fleet")

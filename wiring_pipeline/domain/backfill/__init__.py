@@ -33,10 +33,10 @@ batch in its own short transaction. An executed batch changes its rows, appends 
 new value of every changed column to `backfill_audit` and updates its run's counts in one
 statement, so a stopped run has recorded exactly what it did, and `undo_run` can restore it.
 
-The modules: `repairs` (what may be done, named after the links of `domain/contract.py`,
+The modules: `repairs` (what may be done, named after the links of `domain/contract/`,
 and the tally), `sql` (the named SQL builders), `batches` (plan or apply one batch),
 `audit` (the run's record and its undo). The transactions are the runner's
-(`defs/backfill/runner.py`).
+(`db/backfill_runs.py`).
 """
 
 from wiring_pipeline.domain.backfill.audit import (

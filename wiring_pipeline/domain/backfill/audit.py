@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.backfill.repairs import BATCH_TABLES, BackfillError, Tally
 from wiring_pipeline.domain.backfill.sql import undo_sql
-from wiring_pipeline.domain.tenancy import TenantScope, tenant_filter
+from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
 
 _RUN = f"{tenant_filter()} AND run_id = :run_id"
 

@@ -1,6 +1,6 @@
 """One batch of a backfill: its bounds, its plan (a dry run), and its audited execution.
 
-The caller (`defs/backfill/runner.py`) runs each batch in its own short transaction.
+The caller (`db/backfill_runs.py`) runs each batch in its own short transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from wiring_pipeline.domain.backfill.repairs import (
     Tally,
 )
 from wiring_pipeline.domain.backfill.sql import dry_run_sql, execute_sql
-from wiring_pipeline.domain.tenancy import TenantScope, tenant_filter
+from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
 
 
 def next_batch(

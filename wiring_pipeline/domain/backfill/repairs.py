@@ -1,6 +1,6 @@
 """What a backfill may do, derived from the wiring contract, and its running tally.
 
-Each link of `domain/contract.py` brings its repairs under its own name:
+Each link of `domain/contract/` brings its repairs under its own name:
 `clear_orphan_<link>` for every link, `relink_<link>` for a link with a legacy key,
 `complete_<link>` for a link whose reverse names the row. Whatever would need a guess is
 counted as unrepairable instead.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wiring_pipeline.domain.contract import (
+from wiring_pipeline.domain.contract.links import (
     ASSET_REF,
     FLOW_REF,
     LINKS,
@@ -19,7 +19,7 @@ from wiring_pipeline.domain.contract import (
     SUPERSEDED_BY,
     Link,
 )
-from wiring_pipeline.domain.errors import UserInputError
+from wiring_pipeline.domain.core.errors import UserInputError
 
 SAMPLE_LIMIT = 5
 

@@ -4,14 +4,14 @@ execute (repair, audit and summary in one statement), and the undo of a run.
 A plan is a chain of CTEs over one batch of one table: `facts` of the current state,
 `effective` references (a reference to a missing row counts as NULL), `decided` repairs,
 the planned `new_*` values, and `plan_changes`, the `{column: {old, new, repair}}` of every
-value that differs. Repair names come from the links of `domain/contract.py`.
+value that differs. Repair names come from the links of `domain/contract/`.
 """
 
 from __future__ import annotations
 
 from wiring_pipeline.domain.backfill.repairs import AUDITED_COLUMNS, SAMPLE_LIMIT, Table
-from wiring_pipeline.domain.contract import ASSET_REF, FLOW_REF, RAW_IMPORT_REF, SUPERSEDED_BY
-from wiring_pipeline.domain.tenancy import tenant_filter
+from wiring_pipeline.domain.contract.links import ASSET_REF, FLOW_REF, RAW_IMPORT_REF, SUPERSEDED_BY
+from wiring_pipeline.domain.core.tenancy import tenant_filter
 
 _CLEAR_FLOW = FLOW_REF.clear_repair
 _RELINK_FLOW = FLOW_REF.relink_repair
@@ -365,7 +365,7 @@ def undo_sql(table: Table) -> str:
                (array_agg(old_value ORDER BY id))[1] AS old_value,
                (array_agg(new_value ORDER BY id DESC))[1] AS new_value
         FROM migration.backfill_audit
-        WHERE client_account_id = :client_account_id AND engagement_id = :engagement_id
+        WHERE {tenant_filter()}
           AND run_id = :run_id AND table_name = '{table}'
         GROUP BY row_id, column_name
     ),

@@ -1,6 +1,6 @@
 """Rename the wiring's foreign keys after their links (`fk_<table>_<link>`).
 
-The wiring contract (`domain/contract.py`) gives each link one name, used by its metric,
+The wiring contract (`domain/contract/`) gives each link one name, used by its metric,
 its repairs and its foreign key. The keys are added by `wiring_constraints_job`, not by a
 migration, so a database may hold them under their earlier names, or not at all: each is
 renamed only if present. Renaming takes a brief ACCESS EXCLUSIVE lock and reads no rows;

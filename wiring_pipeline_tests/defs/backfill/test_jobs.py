@@ -16,7 +16,7 @@ from wiring_pipeline.definitions import defs
 from wiring_pipeline.defs.backfill.jobs import BACKFILL_RUN_TAG, HEALTH_INLINE_TAG, OP_NAME
 from wiring_pipeline.defs.backfill.sensors import wiring_health_after_backfill
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline_tests.legacy_fixture import (
+from wiring_pipeline_tests.support.legacy_fixture import (
     EXPECTED_HEALTH_AFTER,
     EXPECTED_REPAIRS,
     EXPECTED_UNREPAIRABLE,

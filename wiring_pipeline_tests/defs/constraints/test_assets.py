@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from dagster import DagsterInstance
 
+from wiring_pipeline.db.backfill_runs import run_backfill
 from wiring_pipeline.definitions import defs
-from wiring_pipeline.defs.backfill.runner import run_backfill
-from wiring_pipeline.domain.constraints import FOREIGN_KEYS
-from wiring_pipeline_tests.legacy_fixture import (
+from wiring_pipeline.domain.contract.constraints import FOREIGN_KEYS
+from wiring_pipeline_tests.support.legacy_fixture import (
     MAIN_KEY,
     RIVAL_KEY,
     SIBLING_KEY,

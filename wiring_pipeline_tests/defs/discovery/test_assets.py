@@ -10,8 +10,8 @@ from dagster import DagsterInstance
 from wiring_pipeline.definitions import defs
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.samples import cmdb_generator as gen
-from wiring_pipeline_tests.factories import make_flow, make_tenant
-from wiring_pipeline_tests.pipeline_helpers import dump_tables, register
+from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.pipeline_helpers import dump_tables, register
 
 KEY = "acme.assets"
 PIPELINE_TABLES = [

@@ -9,10 +9,10 @@ from sqlalchemy import text
 from wiring_pipeline.defs.discovery import sensors as discovery
 from wiring_pipeline.defs.discovery.sensors import pending_imports_sensor, tenant_engagement_sensor
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.registry import add_tenant
+from wiring_pipeline.domain.ingest.registry import add_tenant
 from wiring_pipeline.resources import WiringDatabase
-from wiring_pipeline_tests.factories import make_flow, make_tenant
-from wiring_pipeline_tests.pipeline_helpers import register
+from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.pipeline_helpers import register
 
 #: The mappings of the three-column file these tests register.
 THREE_COLUMNS = {"Asset Name": "name", "CI Class": "asset_type", "Environment": "environment"}

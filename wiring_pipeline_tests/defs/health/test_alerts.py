@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from wiring_pipeline.defs.health import alerts
-from wiring_pipeline_tests.webhook import dead_url, webhook_receiver
+from wiring_pipeline_tests.support.webhook import dead_url, webhook_receiver
 
 NO_WAIT = {"sleep": lambda seconds: None}
 

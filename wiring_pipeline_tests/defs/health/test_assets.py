@@ -10,10 +10,10 @@ from sqlalchemy import insert, select
 from wiring_pipeline.defs.health.assets import WIRING_HEALTH_KEY
 from wiring_pipeline.defs.health.checks import wiring_zero_orphan_checks
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.health import METRICS
-from wiring_pipeline.domain.schema import assets, wiring_health_snapshots
-from wiring_pipeline_tests.defects import build_defect_world
-from wiring_pipeline_tests.pipeline_helpers import measure_health
+from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline.domain.core.schema import assets, wiring_health_snapshots
+from wiring_pipeline_tests.support.defects import build_defect_world
+from wiring_pipeline_tests.support.pipeline_helpers import measure_health
 
 SEVERITY = {"ERROR": AssetCheckSeverity.ERROR, "WARN": AssetCheckSeverity.WARN}
 

@@ -8,11 +8,11 @@ from sqlalchemy import text
 from wiring_pipeline.definitions import defs
 from wiring_pipeline.defs.health.jobs import wiring_health_fleet_job
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.health import METRICS
-from wiring_pipeline.domain.tenancy import list_partition_keys, resolve_scope
+from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline.domain.core.tenancy import list_partition_keys, resolve_scope
 from wiring_pipeline.samples.broken_rows import add_partition
-from wiring_pipeline_tests.defects import build_defect_world
-from wiring_pipeline_tests.pipeline_helpers import stored_alerts, tick_alert_sensor
+from wiring_pipeline_tests.support.defects import build_defect_world
+from wiring_pipeline_tests.support.pipeline_helpers import stored_alerts, tick_alert_sensor
 
 PARTITIONS = 50
 UNPROCESSED_KEY = "fleet.t-07"

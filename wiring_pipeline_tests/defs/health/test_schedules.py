@@ -11,8 +11,8 @@ from wiring_pipeline.definitions import defs
 from wiring_pipeline.defs.health.jobs import wiring_health_fleet_job, wiring_health_job
 from wiring_pipeline.defs.health.schedules import nightly_wiring_health
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.health import METRICS
-from wiring_pipeline_tests.defects import build_defect_world
+from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline_tests.support.defects import build_defect_world
 
 NIGHT = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
 

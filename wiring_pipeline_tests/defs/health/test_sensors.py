@@ -6,11 +6,11 @@ import pytest
 
 from wiring_pipeline.defs.health.sensors import AlertCursor
 from wiring_pipeline.defs.partitions import tenant_engagements
-from wiring_pipeline.domain.health import METRICS
-from wiring_pipeline_tests.defects import build_defect_world
-from wiring_pipeline_tests.pipeline_helpers import measure_health, stored_alerts
-from wiring_pipeline_tests.pipeline_helpers import tick_alert_sensor as tick
-from wiring_pipeline_tests.webhook import dead_url, webhook_receiver
+from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline_tests.support.defects import build_defect_world
+from wiring_pipeline_tests.support.pipeline_helpers import measure_health, stored_alerts
+from wiring_pipeline_tests.support.pipeline_helpers import tick_alert_sensor as tick
+from wiring_pipeline_tests.support.webhook import dead_url, webhook_receiver
 
 
 @pytest.fixture()

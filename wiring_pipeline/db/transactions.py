@@ -1,0 +1,102 @@
+"""The one transaction that a unit of work on a partition runs in.
+
+This module owns transaction boundaries so that domain code never does: a Dagster step
+(through the `WiringDatabase` resource) or a CLI command opens `partition_transaction`,
+hands the `Connection` and `TenantScope` to domain functions, and the block's outcome
+decides commit or rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
+
+from wiring_pipeline.domain.core.errors import RetryLaterError
+from wiring_pipeline.domain.core.tenancy import TenantScope, resolve_scope
+
+#: Defaults for a unit of work: wait briefly for row and table locks, bound every statement.
+DEFAULT_LOCK_TIMEOUT_MS = 5_000
+DEFAULT_STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
+DEFAULT_PARTITION_LOCK_WAIT_MS = 60_000
+
+
+class PartitionBusyError(RetryLaterError):
+    """Another unit of work holds the partition's advisory lock for longer than we wait."""
+
+
+@dataclass(frozen=True)
+class UnitOfWork:
+    """What domain code gets: the open transaction's connection and the partition's scope."""
+
+    conn: Connection
+    scope: TenantScope
+
+
+def set_local_timeouts(conn: Connection, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
+    """Bound lock waits and statements for the current transaction only."""
+    conn.execute(
+        text(
+            "SELECT set_config('lock_timeout', :lock, true),"
+            " set_config('statement_timeout', :stmt, true)"
+        ),
+        {"lock": f"{int(lock_timeout_ms)}ms", "stmt": f"{int(statement_timeout_ms)}ms"},
+    )
+
+
+def lock_partition(conn: Connection, partition_key: str, wait_ms: int) -> None:
+    """Take the partition's advisory transaction lock, waiting at most `wait_ms`.
+
+    Two units of work on one partition then run one after the other; other partitions
+    are not held up. The lock is released with the transaction, whatever its outcome.
+    """
+    conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": f"{wait_ms}ms"})
+    try:
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"wiring_pipeline:partition:{partition_key}"},
+        )
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+            raise PartitionBusyError(
+                f"partition {partition_key!r} is busy: another run holds it for more than "
+                f"{wait_ms / 1000:g}s"
+            ) from error
+        raise
+
+
+@contextmanager
+def transaction(
+    engine: Engine,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+) -> Iterator[Connection]:
+    """One transaction not tied to a partition (sensors, instance-wide jobs, backfill batches),
+    with its lock waits and statements bounded."""
+    with engine.connect() as conn, conn.begin():
+        set_local_timeouts(conn, lock_timeout_ms, statement_timeout_ms)
+        yield conn
+
+
+@contextmanager
+def partition_transaction(
+    engine: Engine,
+    partition_key: str,
+    *,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    partition_lock_wait_ms: int = DEFAULT_PARTITION_LOCK_WAIT_MS,
+) -> Iterator[UnitOfWork]:
+    """One connection, one transaction, the partition's advisory lock, and its resolved scope.
+
+    Commits when the block ends normally and rolls back on any exception, so a failed unit
+    of work leaves nothing behind. A bad key or unknown tenant raises before any work.
+    """
+    with engine.connect() as conn, conn.begin():
+        scope = resolve_scope(conn, partition_key)
+        lock_partition(conn, scope.partition_key, partition_lock_wait_ms)
+        set_local_timeouts(conn, lock_timeout_ms, statement_timeout_ms)
+        yield UnitOfWork(conn, scope)

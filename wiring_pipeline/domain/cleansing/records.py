@@ -1,0 +1,263 @@
+"""Cleansing raw records with their discovery flow's field mappings, in SQL.
+
+The cleansing runs inside PostgreSQL, one statement per flow of the partition: the flow's
+mappings become one expression per target field (`values.py`), so a million records never
+travel to Python and back. Each record gets the plan's minimal summary in `cleansed_data`;
+the full cleansed values go to `cleansed_record_archive`, where the inventory step reads
+them. A record missing a critical field is rejected there and then: processed, with no
+asset and a `Rejected:` note saying which fields are missing. A cell that does not parse is
+left out of the values and kept under `_invalid` in the archive as `{"value", "reason"}`
+(the raw record keeps the source text either way); the result counts them by field and
+reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, text
+
+from wiring_pipeline.domain.cleansing.values import (
+    clean_sql,
+    excel_error_sql,
+    identity_key_sql,
+    reason_sql,
+    value_sql,
+)
+from wiring_pipeline.domain.contract.fields import CRITICAL_FIELDS, INVENTORY_FIELDS
+from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL, REJECTED_PREFIX
+from wiring_pipeline.domain.core.statistics import refresh_after_bulk_write
+from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
+
+#: The raw records of one flow: those whose import names the flow (after FROM or USING).
+FLOW_RECORDS_SQL = f"""
+    migration.raw_import_records r
+    JOIN migration.data_imports d
+      ON {tenant_filter("d")}
+     AND d.id = r.data_import_id AND d.discovery_flow_id = :flow_row_id
+"""
+
+
+@dataclass(frozen=True)
+class CleansingResult:
+    cleansed: int
+    rejected: int
+    #: Open records whose import names no discovery flow of this partition with mappings.
+    without_mappings: int
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    #: Values left out because they did not parse, by `field: reason` (kept in the archive).
+    invalid_values: dict[str, int] = field(default_factory=dict)
+
+
+def _missing_sql(targets: list[str]) -> str:
+    """The critical fields a record lacks, as `name, environment` ('' when it has them all).
+
+    A critical field the flow does not map is missing from every record.
+    """
+    parts = [
+        f"CASE WHEN v_{name} IS NULL THEN '{name}' END" if name in targets else f"'{name}'"
+        for name in CRITICAL_FIELDS
+    ]
+    return f"concat_ws(', ', {', '.join(parts)})"
+
+
+#: Why a record is rejected, if it is: a missing critical field, then a missing identity key,
+#: then a key an earlier row of the same import already has (DESIGN 3a: the later rows go).
+_VERDICT = """CASE
+    WHEN t.missing <> '' THEN 'missing critical field(s): ' || t.missing
+    WHEN t.identity_key IS NULL
+        THEN 'missing identity key ('
+             || coalesce(CAST(:key_columns AS text), 'none declared') || ')'
+    WHEN f.first_row <> t.row_number THEN 'duplicate key'
+END"""
+
+
+def cleanse_statement(
+    mappings: dict[str, str], key_columns: list[str] | None = None, *, sql_json: bool = True
+) -> tuple[str, dict[str, str]]:
+    """The one statement that cleanses one flow's open records, and its binds (none when the
+    flow maps no inventory field: nothing to cleanse with).
+
+    One pass over the records: each cell is extracted, cleaned and typed once (`OFFSET 0`
+    keeps each step a subquery of its own: merged, a value would be computed again at every
+    place the next step uses it), then judged; the rows are materialised only once typed.
+    The judged rows then feed the archive (full values, `_invalid` aside) and the
+    minimal summary on the raw record, so no record is read back from the archive. Target
+    fields come from `INVENTORY_FIELDS` (validated when the flow was added) and are the only
+    names spliced into the SQL; source column names are bound parameters. The first row of
+    each identity key is found by grouping (a hash, not a sort of whole records). The
+    statement returns the archived count, the invalid values counted by `field: reason`, and
+    the records summarised counted by verdict (NULL: cleansed).
+
+    `sql_json` (PostgreSQL 16+) builds the values with `JSON_OBJECT(… ABSENT ON NULL)`,
+    which leaves absent values out as it goes and looks up each value's type once per
+    statement; `jsonb_build_object` looks it up for every value and needs a second pass to
+    strip the nulls (1.9 s against 2.9 s for 19 fields of 200 000 records). Both give the
+    same object.
+    """
+    sources = {
+        f"src_{i}": source
+        for i, (source, target) in enumerate(mappings.items())
+        if target in INVENTORY_FIELDS
+    }
+    targets = [mappings[source] for source in sources.values()]
+    extracted = ", ".join(f"r.raw_data ->> :{bind} AS s_{t}" for bind, t in zip(sources, targets))
+    cleaned = ", ".join(f"{clean_sql(f's_{t}')} AS t_{t}" for t in targets)
+    parsed = ", ".join(
+        f"t_{t}, CASE WHEN {excel_error_sql(f't_{t}')} THEN NULL"
+        f" ELSE {value_sql(INVENTORY_FIELDS[t], f't_{t}')} END AS v_{t}"
+        for t in targets
+    )
+    if sql_json:
+        pairs = ", ".join(f"'{t}' VALUE v_{t}" for t in targets)
+        values = f"JSON_OBJECT({pairs} ABSENT ON NULL RETURNING jsonb)"
+    else:
+        pairs = ", ".join(f"'{t}', to_jsonb(v_{t})" for t in targets)
+        values = f"jsonb_strip_nulls(jsonb_build_object({pairs}))"
+    invalid = ", ".join(
+        f"'{t}', CASE WHEN t_{t} IS NOT NULL AND v_{t} IS NULL THEN jsonb_build_object("
+        f"'value', t_{t}, 'reason', CASE WHEN {excel_error_sql(f't_{t}')}"
+        f" THEN 'Excel error value' ELSE {reason_sql(INVENTORY_FIELDS[t], f't_{t}')} END) END"
+        for t in targets
+    )
+    field_count = f"num_nonnulls({', '.join(f'v_{t}' for t in targets)})"
+    # A value is invalid when its cell had text and it has no value: only then is the
+    # (mostly empty) `_invalid` object worth building.
+    any_invalid = f"num_nonnulls({', '.join(f't_{t}' for t in targets)}) <> {field_count}"
+    key_sql, key_binds = identity_key_sql(key_columns or [])
+    return (
+        f"""
+    WITH source AS (
+        SELECT id, data_import_id, row_number, identity_key, {cleaned}
+        FROM (SELECT r.id, r.data_import_id, r.row_number, {key_sql} AS identity_key, {extracted}
+              FROM {FLOW_RECORDS_SQL}
+              WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
+              OFFSET 0) AS extracted
+        OFFSET 0
+    ), typed AS MATERIALIZED (
+        SELECT id, data_import_id, row_number, identity_key,
+               {values} AS cleansed_values,
+               CASE WHEN {any_invalid} THEN jsonb_strip_nulls(jsonb_build_object({invalid}))
+                    ELSE '{{}}'::jsonb END AS invalid,
+               {field_count} AS field_count, {_missing_sql(targets)} AS missing
+        FROM (SELECT id, data_import_id, row_number, identity_key, {parsed} FROM source
+              OFFSET 0) AS p
+    ), firsts AS (
+        SELECT data_import_id, identity_key, missing = '' AS complete, min(row_number) AS first_row
+        FROM typed WHERE identity_key IS NOT NULL
+        GROUP BY 1, 2, 3
+    ), judged AS MATERIALIZED (
+        SELECT t.id, t.identity_key, t.cleansed_values, t.invalid, t.field_count, t.missing,
+               f.first_row, {_VERDICT} AS verdict
+        FROM typed t
+        LEFT JOIN firsts f
+          ON f.data_import_id = t.data_import_id AND f.identity_key = t.identity_key
+         AND f.complete = (t.missing = '')
+    ), archived AS (
+        INSERT INTO migration.cleansed_record_archive
+            (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
+             field_mappings_version_id, cleansed_at, identity_key)
+        SELECT id, :client_account_id, :engagement_id,
+               CASE WHEN invalid = '{{}}'::jsonb THEN cleansed_values
+                    ELSE cleansed_values || jsonb_build_object('_invalid', invalid) END,
+               :version_id, now(), identity_key
+        FROM judged
+        RETURNING 1
+    ), summarised AS (
+        UPDATE migration.raw_import_records r
+        SET cleansed_data = jsonb_build_object(
+                'status', CASE WHEN j.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
+                'field_count', j.field_count,
+                'has_critical_fields', j.missing = '',
+                'cleansed_at', now()),
+            is_processed = j.verdict IS NOT NULL,
+            processed_at = CASE WHEN j.verdict IS NOT NULL THEN now() END,
+            processing_notes = '{REJECTED_PREFIX}' || CASE WHEN j.verdict = 'duplicate key'
+                THEN format('duplicate key %L (first at row %s)',
+                            replace(j.identity_key, chr(31), ' | '), j.first_row)
+                ELSE j.verdict END
+        FROM judged j
+        WHERE {tenant_filter("r")} AND r.id = j.id
+        RETURNING j.verdict
+    )
+    SELECT (SELECT count(*) FROM archived) AS archived,
+           (SELECT jsonb_object_agg(label, values) FROM (
+                SELECT i.key || ': ' || (i.value ->> 'reason') AS label, count(*) AS values
+                FROM judged, jsonb_each(judged.invalid) AS i
+                GROUP BY 1) AS counted) AS invalid,
+           (SELECT jsonb_object_agg(coalesce(verdict, ''), records) FROM (
+                SELECT verdict, count(*) AS records FROM summarised GROUP BY 1) AS by_verdict)
+               AS verdicts
+    """,
+        sources | key_binds if sources else {},
+    )
+
+
+#: Archived values of one flow's records about to be cleansed again (re-queued by the
+#: backfill): removed first, so the cleansing inserts plainly instead of probing the archive
+#: for a conflict on every record.
+_CLEAR_STALE_ARCHIVE_SQL = f"""
+DELETE FROM migration.cleansed_record_archive c
+USING {FLOW_RECORDS_SQL}
+WHERE {tenant_filter("c")} AND c.raw_import_record_id = r.id
+  AND {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
+"""
+
+
+def has_sql_json(conn: Connection) -> bool:
+    """Whether the server has the SQL/JSON constructors (PostgreSQL 16 and later)."""
+    return conn.dialect.server_version_info >= (16,)
+
+
+def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResult:
+    """Cleanse every open, not yet cleansed record of the partition, flow by flow."""
+    flows = conn.execute(
+        text(
+            f"""
+            SELECT id, field_mappings, field_mappings_version_id, identity_key_columns
+            FROM migration.discovery_flows
+            WHERE {tenant_filter()}
+            ORDER BY created_at, id
+            """
+        ),
+        scope.as_params(),
+    ).all()
+    invalid_values: dict[str, int] = {}
+    cleansed = 0
+    rejected: dict[str, int] = {}
+    for flow in flows:
+        key_columns = list(flow.identity_key_columns or [])
+        statement, sources = cleanse_statement(
+            dict(flow.field_mappings or {}), key_columns, sql_json=has_sql_json(conn)
+        )
+        if not sources:
+            continue  # a legacy flow without mappings: nothing to cleanse its records with
+        params = {
+            **scope.as_params(),
+            **sources,
+            "flow_row_id": flow.id,
+            "version_id": flow.field_mappings_version_id,
+            "key_columns": ", ".join(key_columns) or None,
+        }
+        conn.execute(text(_CLEAR_STALE_ARCHIVE_SQL), params)
+        archived, invalid, verdicts = conn.execute(text(statement), params).one()
+        refresh_after_bulk_write(conn, "cleansed_record_archive", archived)
+        for label, count in (invalid or {}).items():
+            invalid_values[label] = invalid_values.get(label, 0) + count
+        for verdict, records in (verdicts or {}).items():
+            if verdict:
+                rejected[verdict] = rejected.get(verdict, 0) + records
+            else:
+                cleansed += records
+    without_mappings = conn.execute(
+        text(
+            f"""
+            SELECT count(*) FROM migration.raw_import_records r
+            WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
+            """
+        ),
+        scope.as_params(),
+    ).scalar_one()
+    return CleansingResult(
+        cleansed, sum(rejected.values()), without_mappings, rejected, invalid_values
+    )

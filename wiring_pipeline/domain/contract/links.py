@@ -1,0 +1,123 @@
+"""The links of the inventory, each declared once under the one name its metric, foreign key
+and repairs are derived from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from wiring_pipeline.domain.contract.tables import ASSETS, DISCOVERY_FLOWS, RAW_RECORDS, Table
+from wiring_pipeline.domain.core.tenancy import tenant_filter
+
+Severity = Literal["ERROR", "WARN"]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A reference column of one table to the `id` of a row of the same tenant and engagement.
+
+    A NULL value is a *missing* link; a value that names no row of the partition is an
+    *orphan* (deleted, or another tenant's or engagement's row).
+    """
+
+    #: The one name of the link: in its metric, its foreign key and its repairs.
+    name: str
+    table: Table
+    column: str
+    target: Table
+    #: The link of the target row that should name this row back, if the pair is two-way.
+    reverse: str | None
+    #: Of the orphan metric (and so of its Dagster check).
+    severity: Severity
+    blocking: bool
+    #: A column of `table` that identifies the target by another key (legacy data); with
+    #: `legacy_target_column`, the backfill relinks orphans and missing links through it.
+    legacy_column: str | None = None
+    legacy_target_column: str | None = None
+    #: A column of `table` naming the row that replaced this one (a re-import's history,
+    #: DESIGN 3a). A replaced row whose successor has the same link is history: its link
+    #: still holds in one direction only, and that is right (`is_history`).
+    successor_column: str | None = None
+
+    @property
+    def orphan_metric(self) -> str:
+        return f"{self.table.noun}_with_orphan_{self.name}"
+
+    @property
+    def foreign_key(self) -> str:
+        return f"fk_{self.table.name}_{self.name}"
+
+    @property
+    def clear_repair(self) -> str:
+        return f"clear_orphan_{self.name}"
+
+    @property
+    def complete_repair(self) -> str:
+        return f"complete_{self.name}"
+
+    @property
+    def relink_repair(self) -> str:
+        return f"relink_{self.name}"
+
+    def is_history(self, alias: str = "t") -> str:
+        """The row (alias `alias`) was replaced by a row with the same link: history."""
+        if self.successor_column is None:
+            return "false"
+        successor = f"{alias}.{self.successor_column}"
+        return (
+            f"({successor} IS NOT NULL AND EXISTS (SELECT 1 FROM migration.{self.table.name} s "
+            f"WHERE {tenant_filter('s')} AND s.id = {successor} "
+            f"AND s.{self.column} = {alias}.{self.column}))"
+        )
+
+    def target_exists(self, alias: str = "x") -> str:
+        """The row's target exists in the partition (the row itself is alias `t`)."""
+        return (
+            f"EXISTS (SELECT 1 FROM migration.{self.target.name} {alias} "
+            f"WHERE {tenant_filter(alias)} AND {alias}.id = t.{self.column})"
+        )
+
+
+FLOW_REF = Link(
+    "flow_ref",
+    ASSETS,
+    "discovery_flow_id",
+    DISCOVERY_FLOWS,
+    reverse=None,
+    severity="ERROR",
+    blocking=True,
+    legacy_column="flow_id",
+    legacy_target_column="flow_id",
+)
+RAW_IMPORT_REF = Link(
+    "raw_import_ref",
+    ASSETS,
+    "raw_import_records_id",
+    RAW_RECORDS,
+    reverse="asset_ref",
+    severity="ERROR",
+    blocking=True,
+)
+ASSET_REF = Link(
+    "asset_ref",
+    RAW_RECORDS,
+    "asset_id",
+    ASSETS,
+    reverse="raw_import_ref",
+    severity="ERROR",
+    blocking=True,
+    successor_column="superseded_by",
+)
+#: A re-import's history (DESIGN 3a): the record that replaced this one as its asset's
+#: current record. One-way by nature (nothing names it back); it must stay in the partition.
+SUPERSEDED_BY = Link(
+    "superseded_by",
+    RAW_RECORDS,
+    "superseded_by",
+    RAW_RECORDS,
+    reverse=None,
+    severity="ERROR",
+    blocking=True,
+)
+LINKS: tuple[Link, ...] = (FLOW_REF, RAW_IMPORT_REF, ASSET_REF, SUPERSEDED_BY)
+LINKS_BY_NAME = {link.name: link for link in LINKS}

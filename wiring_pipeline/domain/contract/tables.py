@@ -1,0 +1,38 @@
+"""The tenant tables the contract speaks about, and how their rows read in samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wiring_pipeline.domain.core.tenancy import tenant_filter
+
+
+@dataclass(frozen=True)
+class Table:
+    """A tenant table the contract speaks about, and how its rows read in samples."""
+
+    name: str
+    #: How a metric name calls its rows: `raw_records_with_orphan_asset_ref`.
+    noun: str
+    #: `id, name, created_at` of a sampled row, over alias `t`.
+    sample_columns: str = "t.id, t.name, t.created_at"
+
+
+ASSETS = Table("assets", "assets")
+RAW_RECORDS = Table(
+    "raw_import_records",
+    "raw_records",
+    "t.id, concat('raw record, row ', t.row_number) AS name, t.created_at",
+)
+DISCOVERY_FLOWS = Table("discovery_flows", "discovery_flows")
+#: The file an import row came from, for a sampled row of alias `t` with a `data_import_id`.
+SOURCE_FILE = (
+    "(SELECT d.filename FROM migration.data_imports d "
+    f"WHERE {tenant_filter('d')} AND d.id = t.data_import_id)"
+)
+REJECTED_ROWS = Table(
+    "import_rejected_rows",
+    "rejected_rows",
+    f"t.id::text AS id, concat({SOURCE_FILE}, ', row ', t.row_number, ': ', t.reason) AS name,"
+    " t.created_at",
+)

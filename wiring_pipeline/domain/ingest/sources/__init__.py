@@ -1,0 +1,118 @@
+"""Reading the files consultants bring: CSV and other delimited text, JSON, Excel.
+
+`open_source` is the one entry: it decides how to read a file (encoding, sheet, header)
+and yields its rows, one `SourceRow` each, streaming. `sniff_source` is what `import` runs
+before registering a file: the same reading, on the header and the first rows, with the
+mapped columns required, so a file the loader could not use is refused at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from wiring_pipeline.domain.ingest.sources.delimited import open_delimited
+from wiring_pipeline.domain.ingest.sources.json_records import open_json
+from wiring_pipeline.domain.ingest.sources.rows import (
+    MAX_CELL_CHARS,
+    MappedColumnError,
+    SourceRow,
+    UnreadableFileError,
+    match_mapped_columns,
+    visible,
+)
+from wiring_pipeline.domain.ingest.sources.spreadsheet import open_workbook
+from wiring_pipeline.domain.ingest.sources.text import check_encoding_name, detect_encoding
+
+__all__ = [
+    "MAX_CELL_CHARS",
+    "MappedColumnError",
+    "Source",
+    "SourceOptions",
+    "SourceRow",
+    "UnreadableFileError",
+    "open_source",
+    "sniff_source",
+    "visible",
+]
+
+#: Rows `import` reads to check a file (JSON keys are collected from these).
+SNIFF_ROWS = 1_000
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    file_format: str
+    #: None: detected from the bytes (text formats only).
+    encoding: str | None = None
+    #: None: chosen among the visible sheets (.xlsx only).
+    sheet_name: str | None = None
+    #: The source columns the flow maps.
+    mapped_columns: tuple[str, ...] = ()
+    #: Whether a missing or ambiguous mapped column stops the reading (`import` does).
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    encoding: str | None
+    sheet_name: str | None
+    #: The header's keys (for JSON: None, each row has its own).
+    columns: list[str] | None
+    rows: Iterator[SourceRow]
+
+
+@contextmanager
+def open_source(path: Path, filename: str, options: SourceOptions) -> Iterator[Source]:
+    """The file's rows and how they were read; the file is closed when the block ends."""
+    mapped = options.mapped_columns
+    with ExitStack() as stack:
+        if options.file_format == "xlsx":
+            sheet, header, rows = open_workbook(
+                path, filename, options.sheet_name, mapped, options.strict, stack
+            )
+            yield Source(None, sheet, [k for k in header.keys if k], rows)
+            return
+        if options.file_format not in ("csv", "json", "jsonl"):
+            raise UnreadableFileError(f"{filename}: unknown file format {options.file_format!r}")
+        encoding = (
+            check_encoding_name(options.encoding)
+            if options.encoding
+            else detect_encoding(path, filename)
+        )
+        if options.file_format == "csv":
+            header, rows = open_delimited(path, filename, encoding, mapped, options.strict, stack)
+            yield Source(encoding, None, [k for k in header.keys if k], rows)
+        else:
+            yield Source(encoding, None, None, open_json(path, filename, encoding, mapped, stack))
+
+
+def sniff_source(path: Path, filename: str, options: SourceOptions) -> Source:
+    """Check that a file can be loaded for a flow, reading its header and first rows.
+
+    Raises UnreadableFileError (one line, naming the file) when it is not readable,
+    decodable, has no header, or lacks a mapped column. Returns how it will be read, with
+    the first rows.
+    """
+    strict = SourceOptions(
+        options.file_format, options.encoding, options.sheet_name, options.mapped_columns, True
+    )
+    with open_source(path, filename, strict) as source:
+        sample = list(islice(source.rows, SNIFF_ROWS))
+    if source.columns is None:
+        _check_json_keys(sample, options.mapped_columns, filename)
+    return Source(source.encoding, source.sheet_name, source.columns, iter(sample))
+
+
+def _check_json_keys(sample: list[SourceRow], mapped: tuple[str, ...], filename: str) -> None:
+    objects = [row.cells for row in sample if row.cells is not None]
+    if not objects:
+        reason = sample[0].rejection if sample else "it has no rows"
+        raise UnreadableFileError(f"{filename}: not a JSON file of objects: row 1 {reason}")
+    keys = list(dict.fromkeys(key for cells in objects for key in cells))
+    problems = match_mapped_columns(keys, mapped)[1]
+    if problems:
+        raise MappedColumnError(f"{filename}: {'; '.join(problems).replace('header', 'records')}")

@@ -1,0 +1,114 @@
+"""Paged listing of a partition's inventory assets: the source plan's "frontend toggle".
+
+By default only flow-based assets are listed (what the discovery flow produced); every
+discovery method on request. The page size is capped so that one request cannot pull a
+whole partition; the cap is reported, never applied silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from wiring_pipeline.domain.contract.states import RETIRED_PHASE
+from wiring_pipeline.domain.core.errors import UserInputError
+from wiring_pipeline.domain.core.schema import assets
+from wiring_pipeline.domain.core.tenancy import TenantScope
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+_COLUMNS = (
+    assets.c.id,
+    assets.c.name,
+    assets.c.asset_type,
+    assets.c.environment,
+    assets.c.discovery_method,
+    assets.c.current_phase,
+    assets.c.discovery_flow_id,
+    assets.c.raw_import_records_id,
+    assets.c.created_at,
+)
+
+
+class InventoryListingError(UserInputError):
+    """A page request that cannot be served (page or page size below 1)."""
+
+
+@dataclass(frozen=True)
+class InventoryPage:
+    scope: TenantScope
+    all_methods: bool
+    page: int
+    page_size: int
+    total: int
+    items: list[dict]
+    #: Set when the requested page size was above MAX_PAGE_SIZE and was lowered.
+    notice: str | None = None
+
+    @property
+    def pages(self) -> int:
+        return -(-self.total // self.page_size)
+
+    def as_json(self) -> dict:
+        return {
+            "partition": self.scope.partition_key,
+            "discovery_method": "all" if self.all_methods else "flow_based",
+            "page": self.page,
+            "page_size": self.page_size,
+            "pages": self.pages,
+            "total": self.total,
+            "notice": self.notice,
+            "assets": self.items,
+        }
+
+
+def cap_page_size(page_size: int) -> tuple[int, str | None]:
+    if page_size < 1:
+        raise InventoryListingError(f"page size {page_size} is invalid: it must be at least 1")
+    if page_size > MAX_PAGE_SIZE:
+        return MAX_PAGE_SIZE, (
+            f"page size {page_size} is above the maximum of {MAX_PAGE_SIZE}; "
+            f"showing {MAX_PAGE_SIZE} per page"
+        )
+    return page_size, None
+
+
+def list_inventory_assets(
+    conn: Connection,
+    scope: TenantScope,
+    *,
+    all_methods: bool = False,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    include_retired: bool = False,
+) -> InventoryPage:
+    """One page of the partition's current inventory assets (retired ones too on request),
+    oldest first."""
+    if page < 1:
+        raise InventoryListingError(f"page {page} is invalid: pages start at 1")
+    size, notice = cap_page_size(page_size)
+    conditions = [
+        *scope.where(assets),
+    ]
+    if not all_methods:
+        conditions.append(assets.c.discovery_method == "flow_based")
+    if not include_retired:
+        conditions.append(assets.c.current_phase.is_distinct_from(RETIRED_PHASE))
+    total = conn.execute(select(func.count()).select_from(assets).where(*conditions)).scalar_one()
+    rows = conn.execute(
+        select(*_COLUMNS)
+        .where(*conditions)
+        .order_by(assets.c.created_at, assets.c.id)
+        .limit(size)
+        .offset((page - 1) * size)
+    ).all()
+    items = [
+        {
+            key: (str(value) if key.endswith("id") and value is not None else value)
+            for key, value in row._mapping.items()
+        }
+        | {"created_at": row.created_at.isoformat()}
+        for row in rows
+    ]
+    return InventoryPage(scope, all_methods, page, size, total, items, notice)

@@ -1,0 +1,254 @@
+"""The set-based statements of the inventory step, one import at a time (DESIGN 3a).
+
+An import's open cleansed records are first *matched* by identity key against the assets of
+their flow (one INSERT … SELECT into a transaction-local table, before any asset is written,
+so no statement probes the rows it is itself inserting). Then, each as one statement:
+
+* `UPDATE_SQL` updates the matched assets in place (same id), records every changed field
+  in `asset_history`, revives retired ones, and makes the new record the asset's current one;
+* `CREATE_SQL` inserts an asset per unmatched record;
+* `RETIRE_SQL` (full exports only) retires the flow's current assets whose key the import
+  does not have.
+
+Each notes what it did in `inventory_changes`, from which `LINK_SQL` points the new records
+at their assets and `SUPERSEDE_SQL` marks the records they replaced. All of it runs in the
+caller's one transaction.
+"""
+
+from __future__ import annotations
+
+from wiring_pipeline.domain.contract.fields import INVENTORY_FIELDS
+from wiring_pipeline.domain.contract.states import (
+    DISCOVERY_METHOD,
+    DISCOVERY_SOURCE,
+    INVENTORY_PHASE,
+    OPEN_RECORD_SQL,
+    RETIRED_PHASE,
+)
+from wiring_pipeline.domain.core.tenancy import tenant_filter
+
+#: What happened to an asset in a run, in report order.
+CHANGE_KINDS = ("created", "updated", "unchanged", "retired", "revived")
+#: A record of an import older than the flow's latest whose key has an asset: it is
+#: linked as history at once (superseded by the asset's current record), never applied.
+HISTORY = "history"
+#: The changes whose record is linked to its asset (all but retirement).
+LINKED_KINDS = ("created", "updated", "unchanged", "revived", HISTORY)
+
+INCOMING = "pg_temp.inventory_incoming"
+CHANGES = "pg_temp.inventory_changes"
+CREATE_TEMP_TABLES = (
+    "CREATE TEMP TABLE IF NOT EXISTS inventory_incoming"
+    " (raw_import_record_id uuid, identity_key text, asset_id uuid) ON COMMIT DROP",
+    "CREATE TEMP TABLE IF NOT EXISTS inventory_changes (asset_id uuid,"
+    " raw_import_record_id uuid, previous_record_id uuid, data_import_id uuid, change text,"
+    " name text, asset_type text, environment text) ON COMMIT DROP",
+)
+
+_CAST = {"integer": "integer", "number": "numeric"}
+_FIELDS = list(INVENTORY_FIELDS)
+
+
+def _typed(name: str, alias: str = "c") -> str:
+    """The inventory field's value from an archived record's cleansed values."""
+    kind = INVENTORY_FIELDS[name]
+    value = f"{alias}.cleansed_values ->> '{name}'"
+    return f"({value})::{_CAST[kind]}" if kind in _CAST else value
+
+
+_CUSTOM_ATTRIBUTES = f"""jsonb_build_object(
+               'unmapped_columns', r.raw_data - CAST(:mapped_sources AS text[]),
+               'field_mappings_version', CAST(:version_id AS text),
+               'discovered_in_phase', '{INVENTORY_PHASE}')"""
+
+#: The import's open cleansed records, each with the asset of its key in the flow, if any.
+MATCH_SQL = f"""
+INSERT INTO {INCOMING} (raw_import_record_id, identity_key, asset_id)
+SELECT r.id, c.identity_key, a.id
+FROM migration.raw_import_records r
+JOIN migration.cleansed_record_archive c ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
+LEFT JOIN migration.assets a
+  ON {tenant_filter("a")} AND a.discovery_flow_id = :flow_row_id AND a.identity_key = c.identity_key
+WHERE {OPEN_RECORD_SQL} AND r.data_import_id = :data_import_id
+  AND r.cleansed_data ->> 'status' = 'cleansed'
+"""
+
+_OLD_NEW = ", ".join(f"a.{f} AS old_{f}, {_typed(f)} AS new_{f}" for f in _FIELDS)
+_HISTORY_VALUES = (
+    ", ".join(f"('{f}', to_jsonb(a.{f}), to_jsonb(m.new_{f}))" for f in _FIELDS)
+    + f", ('current_phase', to_jsonb(m.old_phase), to_jsonb('{INVENTORY_PHASE}'::text))"
+)
+#: The asset's fields and the record's, as rows: compared once per record, so only the
+#: records that change something pay for the per-field history.
+_OLD_ROW = ", ".join(f"old_{f}" for f in _FIELDS)
+_NEW_ROW = ", ".join(f"new_{f}" for f in _FIELDS)
+
+# The matched rows keep the new values and the verdict, not the old values (read again,
+# from the statement's snapshot, for the few changed assets whose history is written): a
+# materialised row half as wide. OFFSET 0 computes each new value once, not once per use.
+UPDATE_SQL = f"""
+WITH matched AS MATERIALIZED (
+    SELECT asset_id, record_id, previous_record_id, old_phase, was_retired, custom_attributes,
+           {_NEW_ROW}, ({_OLD_ROW}) IS DISTINCT FROM ({_NEW_ROW}) AS changed
+    FROM (
+        SELECT a.id AS asset_id, i.raw_import_record_id AS record_id,
+               a.raw_import_records_id AS previous_record_id, a.current_phase AS old_phase,
+               a.current_phase = '{RETIRED_PHASE}' AS was_retired,
+               {_CUSTOM_ATTRIBUTES} AS custom_attributes, {_OLD_NEW}
+        FROM {INCOMING} i
+        JOIN migration.assets a ON {tenant_filter("a")} AND a.id = i.asset_id
+        JOIN migration.cleansed_record_archive c
+          ON {tenant_filter("c")} AND c.raw_import_record_id = i.raw_import_record_id
+        JOIN migration.raw_import_records r
+          ON {tenant_filter("r")} AND r.id = i.raw_import_record_id
+        WHERE i.asset_id IS NOT NULL AND CAST(:is_latest AS boolean)
+        OFFSET 0
+    ) AS compared
+),
+history AS (
+    INSERT INTO migration.asset_history
+        (client_account_id, engagement_id, asset_id, data_import_id, raw_import_record_id,
+         change, field_name, old_value, new_value)
+    SELECT :client_account_id, :engagement_id, m.asset_id, :data_import_id, m.record_id,
+           CASE WHEN m.was_retired THEN 'revived' ELSE 'updated' END, v.field, v.old, v.new
+    FROM matched m
+    JOIN migration.assets a ON {tenant_filter("a")} AND a.id = m.asset_id
+    CROSS JOIN LATERAL (VALUES {_HISTORY_VALUES}) AS v(field, old, new)
+    WHERE (m.changed OR m.was_retired) AND v.old IS DISTINCT FROM v.new
+),
+updated AS (
+    UPDATE migration.assets a
+    SET {", ".join(f"{f} = m.new_{f}" for f in _FIELDS)},
+        raw_import_records_id = m.record_id, current_phase = '{INVENTORY_PHASE}',
+        field_mappings_used = :mappings_hash,
+        custom_attributes = m.custom_attributes,
+        updated_at = now()
+    FROM matched m
+    WHERE {tenant_filter("a")} AND a.id = m.asset_id
+)
+INSERT INTO {CHANGES}
+SELECT m.asset_id, m.record_id, m.previous_record_id, :data_import_id,
+       CASE WHEN m.was_retired THEN 'revived'
+            WHEN m.changed THEN 'updated'
+            ELSE 'unchanged' END,
+       m.new_name, m.new_asset_type, m.new_environment
+FROM matched m
+"""
+
+#: Matched records of an import older than the flow's latest: history, not an update.
+HISTORY_SQL = f"""
+INSERT INTO {CHANGES}
+SELECT i.asset_id, i.raw_import_record_id, NULL, :data_import_id, '{HISTORY}', a.name,
+       a.asset_type, a.environment
+FROM {INCOMING} i
+JOIN migration.assets a ON {tenant_filter("a")} AND a.id = i.asset_id
+WHERE NOT CAST(:is_latest AS boolean)
+"""
+
+_ASSET_FIELDS = ", ".join(_FIELDS)
+_ASSET_VALUES = ", ".join(_typed(f) for f in _FIELDS)
+
+# ON CONFLICT without a target: a concurrent transaction that skipped the partition lock
+# and inserted the same record (or key) first makes this one skip it, never fail.
+CREATE_SQL = f"""
+WITH created AS (
+    INSERT INTO migration.assets
+        (client_account_id, engagement_id, {_ASSET_FIELDS}, identity_key,
+         discovery_flow_id, master_flow_id, raw_import_records_id, field_mappings_used,
+         source_phase, current_phase, discovery_method, discovery_source,
+         discovery_timestamp, custom_attributes)
+    SELECT :client_account_id, :engagement_id, {_ASSET_VALUES}, i.identity_key,
+           :flow_row_id, :master_flow_id, r.id, :mappings_hash,
+           '{INVENTORY_PHASE}', '{INVENTORY_PHASE}', '{DISCOVERY_METHOD}', '{DISCOVERY_SOURCE}',
+           now(), {_CUSTOM_ATTRIBUTES}
+    FROM {INCOMING} i
+    JOIN migration.raw_import_records r ON {tenant_filter("r")} AND r.id = i.raw_import_record_id
+    JOIN migration.cleansed_record_archive c
+      ON {tenant_filter("c")} AND c.raw_import_record_id = i.raw_import_record_id
+    WHERE i.asset_id IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING id, raw_import_records_id, name, asset_type, environment
+)
+INSERT INTO {CHANGES}
+SELECT id, raw_import_records_id, NULL, :data_import_id, 'created', name, asset_type, environment
+FROM created
+"""
+
+#: Keys the import has: every archived record of it, rejected ones included (a server whose
+#: row this week is bad is still there; it keeps last week's values, it is not retired).
+RETIRE_SQL = f"""
+WITH gone AS MATERIALIZED (
+    SELECT a.id, a.raw_import_records_id, a.current_phase, a.name, a.asset_type, a.environment
+    FROM migration.assets a
+    WHERE {tenant_filter("a")} AND a.discovery_flow_id = :flow_row_id
+      AND a.identity_key IS NOT NULL AND a.current_phase IS DISTINCT FROM '{RETIRED_PHASE}'
+      AND NOT EXISTS (
+          SELECT 1 FROM migration.raw_import_records r
+          JOIN migration.cleansed_record_archive c
+            ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
+          WHERE {tenant_filter("r")} AND r.data_import_id = :data_import_id
+            AND c.identity_key = a.identity_key)
+),
+retired AS (
+    UPDATE migration.assets a SET current_phase = '{RETIRED_PHASE}', updated_at = now()
+    FROM gone g WHERE {tenant_filter("a")} AND a.id = g.id
+),
+history AS (
+    INSERT INTO migration.asset_history
+        (client_account_id, engagement_id, asset_id, data_import_id, change, field_name,
+         old_value, new_value)
+    SELECT :client_account_id, :engagement_id, g.id, :data_import_id, '{RETIRED_PHASE}',
+           'current_phase', to_jsonb(g.current_phase), to_jsonb('{RETIRED_PHASE}'::text)
+    FROM gone g
+)
+INSERT INTO {CHANGES}
+SELECT g.id, NULL, g.raw_import_records_id, :data_import_id, '{RETIRED_PHASE}', g.name,
+       g.asset_type, g.environment
+FROM gone g
+"""
+
+_LINKED = ", ".join(f"'{kind}'" for kind in LINKED_KINDS)
+
+LINK_SQL = f"""
+UPDATE migration.raw_import_records r
+SET asset_id = n.asset_id, is_processed = true, processed_at = now(),
+    processing_notes = 'Linked to: ' || n.name
+FROM {CHANGES} n
+WHERE {tenant_filter("r")} AND r.id = n.raw_import_record_id AND r.asset_id IS NULL
+  AND n.change IN ({_LINKED})
+"""
+
+#: The record an update replaced keeps its asset_id (history) and names its successor; a
+#: late record of an older import names the asset's current record.
+SUPERSEDE_SQL = f"""
+UPDATE migration.raw_import_records r
+SET superseded_by = s.successor, processing_notes = 'Superseded by ' || s.successor
+FROM (
+    SELECT n.previous_record_id AS id, n.raw_import_record_id AS successor
+    FROM {CHANGES} n WHERE n.change IN ('updated', 'unchanged', 'revived')
+    UNION ALL
+    SELECT n.raw_import_record_id, a.raw_import_records_id
+    FROM {CHANGES} n
+    JOIN migration.assets a ON {tenant_filter("a")} AND a.id = n.asset_id
+    WHERE n.change = '{HISTORY}'
+) AS s
+WHERE {tenant_filter("r")} AND r.id = s.id
+"""
+
+#: The partition's imports with open cleansed records, in the order they were registered:
+#: a later export of a flow is applied after an earlier one, even within one run. Only the
+#: flow's latest import may retire assets: records of an older one that are processed late
+#: (re-queued by the backfill, say) say nothing about what the estate is now.
+OPEN_IMPORTS_SQL = f"""
+SELECT d.id, d.discovery_flow_id, d.is_partial,
+       NOT EXISTS (
+           SELECT 1 FROM migration.data_imports later
+           WHERE {tenant_filter("later")} AND later.discovery_flow_id = d.discovery_flow_id
+             AND later.status <> 'failed'
+             AND (later.created_at, later.id) > (d.created_at, d.id)) AS is_latest
+FROM migration.data_imports d
+WHERE {tenant_filter("d")}
+  AND d.id IN (SELECT r.data_import_id FROM migration.raw_import_records r
+               WHERE {OPEN_RECORD_SQL} AND r.cleansed_data ->> 'status' = 'cleansed')
+ORDER BY d.created_at, d.id
+"""
