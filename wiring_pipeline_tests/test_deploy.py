@@ -78,6 +78,29 @@ def test_helm_values_run_the_project_location_on_k8s_with_external_postgres(valu
     assert mount["mountPath"] == deployment["env"]["WIRING_HOME"]
 
 
+def test_no_pod_of_the_chart_or_the_migrate_job_falls_back_to_an_embedded_server(
+    values: dict, monkeypatch
+):
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    (env_secret,) = deployment["envSecrets"]
+    secrets = {doc["metadata"]["name"]: doc for doc in load_yaml("k8s/secrets.example.yaml")}
+    assert "WIRING_DATABASE_URL" in secrets[env_secret["name"]]["stringData"]
+    (job,) = load_yaml("k8s/wiring-db-migrate-job.yaml")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["envFrom"] == [{"secretRef": {"name": env_secret["name"]}}]
+    job_env = {item["name"]: item["value"] for item in container["env"]}
+
+    for pod_env in (deployment["env"], job_env):
+        # A pod of this chart whose secret lacks the URL: the code stops, naming it.
+        for variable in settings.ORCHESTRATOR_VARIABLES:
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.delenv("WIRING_DATABASE_URL", raising=False)
+        for name, value in pod_env.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(settings.EmbeddedServerRefused, match="WIRING_DATABASE_URL"):
+            settings.configured_database_url()
+
+
 def test_dockerfile_installs_dagster_k8s_in_step_with_dagster_postgres():
     pyproject = (settings.PROJECT_ROOT / "pyproject.toml").read_text()
     (postgres_pin,) = re.findall(r'"dagster-postgres==([0-9.]+)"', pyproject)

@@ -14,23 +14,38 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Connection, Engine
 
+from wiring_pipeline import settings
 from wiring_pipeline.db import engines, transactions
 from wiring_pipeline.resources import embedded
 
 
 class WiringDatabase(ConfigurableResource):
-    """PostgreSQL holding the `migration` schema; the embedded server when no URL is set."""
+    """PostgreSQL holding the `migration` schema; the embedded server when no URL is set.
+
+    The embedded server stands in on a workstation only: under an orchestrator (a
+    Kubernetes pod, an ECS task, ...) a missing URL stops with one message naming
+    `WIRING_DATABASE_URL`, unless `WIRING_EMBEDDED_DATABASE=1` asks for it (`settings`).
+    """
 
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL; unset means WIRING_DATABASE_URL, then the embedded server.",
+        description=(
+            "SQLAlchemy URL; unset means WIRING_DATABASE_URL, then the embedded server "
+            "(refused under an orchestrator unless WIRING_EMBEDDED_DATABASE=1)."
+        ),
     )
     lock_timeout_ms: int = Field(default=transactions.DEFAULT_LOCK_TIMEOUT_MS)
     statement_timeout_ms: int = Field(default=transactions.DEFAULT_STATEMENT_TIMEOUT_MS)
     partition_lock_wait_ms: int = Field(default=transactions.DEFAULT_PARTITION_LOCK_WAIT_MS)
 
     def url(self) -> str:
-        return self.database_url or embedded.application_database_url()
+        # The configured URL is asked for here, not only inside `embedded`: that question
+        # is the guard against an embedded server in a pod, and it must hold for every step.
+        return (
+            self.database_url
+            or settings.configured_database_url()
+            or embedded.application_database_url()
+        )
 
     def engine(self) -> Engine:
         return engines.get_engine(self.url())

@@ -1,13 +1,17 @@
 """Sensors that keep the pipeline's partitions and runs in step with the database.
 
 Both read the database in a short transaction of their own and ask Dagster for nothing
-they asked for before: partitions are added only when new, and runs carry a run key per
-import, so a tick repeated after a crash requests nothing twice.
+they asked for before: partitions are added only when new, and a run's key names its
+partition and the set of imports pending there, so a tick repeated after a crash requests
+nothing twice.
 
 Both stay far inside the daemon's 60 s budget however many engagements there are (DESIGN
 4b): the daemon spends about 10 ms per partition it is asked to add and about 0.3 s per run
 it creates, so each tick asks for a bounded number and the rest follows on the next ticks.
 """
+
+import hashlib
+from collections.abc import Iterable
 
 from dagster import (
     DefaultSensorStatus,
@@ -26,7 +30,7 @@ from wiring_pipeline.resources import WiringDatabase
 
 #: Partitions added per tick; ten thousand new engagements are onboarded in 20 ticks.
 PARTITIONS_PER_TICK = 500
-#: Runs requested per tick; the run queue drains slower than this anyway.
+#: Runs (one per partition) requested per tick; the run queue drains slower than this anyway.
 RUNS_PER_TICK = 10
 #: Keys named in a log line; the rest are counted.
 LOGGED_KEYS = 10
@@ -58,8 +62,17 @@ def tenant_engagement_sensor(context: SensorEvaluationContext, wiring_db: Wiring
     return SensorResult(dynamic_partitions_requests=[tenant_engagements.build_add_request(batch)])
 
 
-def import_run_key(data_import_id) -> str:
-    return f"import:{data_import_id}"
+def pending_run_key(partition_key: str, import_ids: Iterable) -> str:
+    """The run key of one run for the imports pending in a partition.
+
+    One run loads every pending import of its partition, so the key is the partition and
+    its pending set: the same set is never requested twice (nor again after its run, should
+    a load step that rolled back leave it pending), and an import registered afterwards
+    makes a new set, hence a new run.
+    """
+    ids = sorted(str(import_id) for import_id in import_ids)
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    return f"pending:{partition_key}:{len(ids)}:{digest}"
 
 
 @sensor(
@@ -68,13 +81,13 @@ def import_run_key(data_import_id) -> str:
     default_status=DefaultSensorStatus.RUNNING,
 )
 def pending_imports_sensor(context: SensorEvaluationContext, wiring_db: WiringDatabase):
-    """Request a run of `discovery_inventory_job` for each pending import's partition.
+    """Request one run of `discovery_inventory_job` per partition with pending imports.
 
     Only partitions that exist already are requested (`tenant_engagement_sensor` adds
-    them); a pending import of another engagement waits for its partition. At most about
-    `RUNS_PER_TICK` runs a tick, whole partitions at a time, going round the partitions in
-    key order: the cursor is the last partition requested, and the next tick starts after
-    it (from the first again once past the last), so every pending import gets its turn.
+    them); a pending import of another engagement waits for its partition. At most
+    `RUNS_PER_TICK` partitions a tick, going round them in key order: the cursor is the
+    last partition requested, and the next tick starts after it (from the first again once
+    past the last), so every partition gets its turn.
     """
     with wiring_db.transaction() as conn:
         pending = pending_imports(conn)
@@ -90,12 +103,8 @@ def pending_imports_sensor(context: SensorEvaluationContext, wiring_db: WiringDa
         return SkipReason("no pending imports in a known partition")
     after = context.cursor or ""
     ordered = [key for key in ready if key > after] + [key for key in ready if key <= after]
-    requests: list[RunRequest] = []
-    for key in ordered:
-        if requests and len(requests) + len(by_partition[key]) > RUNS_PER_TICK:
-            break
-        requests += [
-            RunRequest(run_key=import_run_key(import_id), partition_key=key)
-            for import_id in by_partition[key]
-        ]
+    requests = [
+        RunRequest(run_key=pending_run_key(key, by_partition[key]), partition_key=key)
+        for key in ordered[:RUNS_PER_TICK]
+    ]
     return SensorResult(run_requests=requests, cursor=requests[-1].partition_key)

@@ -1,10 +1,13 @@
 """Alerts for failed wiring checks: built from a check evaluation, kept in a JSON-lines file,
 posted to a webhook.
 
-The file is the record that is never lost; the webhook is a delivery channel that may be
-down. An alert is identified by the evaluation it comes from, so writing it twice (a sensor
-tick retried after a crash) is detected and skipped, and a delivery that failed can be
-retried later from the file.
+The file is the record that is never lost, and the webhook's queue: the webhook is a
+delivery channel that may be down, so what it has not accepted is simply the part of the
+file after a byte position the sensor keeps, however long it is down. An alert is
+identified by the evaluation it comes from, so writing it twice (a sensor tick retried
+after a crash) is detected and skipped. A line that is no alert (the torn end of a write
+cut short by a crash, or an edit) is skipped and counted, never an error: one bad line must
+not stop every later alert.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,33 +83,99 @@ def build_alert(
     )
 
 
-def _read_lines(path: Path) -> Iterable[dict]:
+@dataclass(frozen=True)
+class Line:
+    """One non-blank line of the alerts file: where it is, and its alert (None: unreadable)."""
+
+    number: int
+    start: int
+    end: int
+    alert: dict | None
+
+
+def _parse(raw: bytes) -> dict | None:
+    try:
+        value = json.loads(raw)
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        return None
+    if isinstance(value, dict) and isinstance(value.get("alert_id"), str):
+        return value
+    return None
+
+
+def _lines(path: Path, start: int = 0) -> Iterator[Line]:
+    """The lines from byte `start` on, numbered from there; blank lines are skipped."""
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+    with path.open("rb") as handle:
+        handle.seek(start)
+        position = start
+        for number, raw in enumerate(handle, start=1):
+            line_start, position = position, position + len(raw)
+            if raw.strip():
+                yield Line(number, line_start, position, _parse(raw))
 
 
-def append_new_alerts(path: Path, alerts: Sequence[Alert]) -> list[Alert]:
-    """Append the alerts not yet in the file; returns those written."""
+def file_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _ends_unterminated(path: Path) -> bool:
+    if file_size(path) == 0:
+        return False
+    with path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) != b"\n"
+
+
+@dataclass
+class Appended:
+    #: The alerts written now (those not in the file yet).
+    written: list[Alert]
+    #: Numbers of the lines that hold no alert, skipped.
+    unreadable_lines: list[int]
+
+
+def append_new_alerts(path: Path, alerts: Sequence[Alert]) -> Appended:
+    """Append the alerts not yet in the file, reading past lines that hold no alert.
+
+    A last line cut short by a crash is ended first, so the first new alert starts a line
+    of its own instead of being glued to the torn one (and lost with it); the alert that
+    was being written is in the batch again, since the crashed tick saved no cursor.
+    """
     wanted = {a.alert_id for a in alerts}
-    present = {line["alert_id"] for line in _read_lines(path) if line.get("alert_id") in wanted}
+    present: set[str] = set()
+    unreadable: list[int] = []
+    for line in _lines(path):
+        if line.alert is None:
+            unreadable.append(line.number)
+        elif line.alert["alert_id"] in wanted:
+            present.add(line.alert["alert_id"])
     new = [a for a in alerts if a.alert_id not in present]
     if new:
         path.parent.mkdir(parents=True, exist_ok=True)
+        unterminated = _ends_unterminated(path)
         with path.open("a", encoding="utf-8") as handle:
+            if unterminated:
+                handle.write("\n")
             for alert in new:
                 handle.write(json.dumps(alert.as_json(), default=str) + "\n")
             handle.flush()
-    return new
+    return Appended(new, unreadable)
 
 
-def read_alerts(path: Path, alert_ids: Iterable[str]) -> list[dict]:
-    """The stored alerts with these ids, in file order."""
+def read_alerts(path: Path) -> list[dict]:
+    """Every stored alert, in file order, reading past the lines that hold none."""
+    return [line.alert for line in _lines(path) if line.alert is not None]
+
+
+def start_of(path: Path, alert_ids: Iterable[str]) -> int | None:
+    """Byte position of the first of these alerts in the file, None if none is there."""
     wanted = set(alert_ids)
-    return [line for line in _read_lines(path) if line.get("alert_id") in wanted]
+    for line in _lines(path):
+        if line.alert is not None and line.alert["alert_id"] in wanted:
+            return line.start
+    return None
 
 
 def post_alert(
@@ -140,23 +209,48 @@ def post_alert(
 
 @dataclass
 class Delivery:
+    #: Byte position after the last alert delivered: where the next attempt starts.
+    offset: int
     delivered: list[str] = field(default_factory=list)
-    undelivered: list[str] = field(default_factory=list)
+    #: Alerts after `offset` still to deliver.
+    waiting: int = 0
     error: str | None = None
 
 
-def deliver(url: str, alerts: Sequence[dict], **post_options) -> Delivery:
-    """Post alerts in order; once one fails for good, keep the rest for a later attempt.
+def deliver(
+    url: str,
+    path: Path,
+    offset: int,
+    *,
+    limit: int,
+    budget_seconds: float = 20.0,
+    clock: Callable[[], float] = time.monotonic,
+    **post_options,
+) -> Delivery:
+    """Post the file's alerts after byte `offset` in order; stop at the first dead delivery.
 
-    Stopping at the first dead delivery keeps a down webhook from stalling the sensor for
-    retries x alerts; the undelivered ids go back to the caller to try again next time.
+    Stopping at the first failure keeps a down webhook from stalling the sensor for
+    retries x alerts; at most `limit` posts and `budget_seconds` a call keep a long backlog
+    (a webhook down for a day) or a slow webhook inside a sensor tick, the rest going on
+    the next calls. Nothing is dropped: what is not delivered stays after the offset.
     """
-    outcome = Delivery()
-    for position, alert in enumerate(alerts):
-        error = post_alert(url, alert, **post_options)
-        if error is not None:
-            outcome.error = error
-            outcome.undelivered = [a["alert_id"] for a in alerts[position:]]
-            break
-        outcome.delivered.append(alert["alert_id"])
+    outcome = Delivery(offset)
+    started = clock()
+    for line in _lines(path, offset):
+        stopped = (
+            outcome.error is not None
+            or len(outcome.delivered) >= limit
+            or clock() - started >= budget_seconds
+        )
+        if line.alert is None:  # counted where the file is scanned; nothing to deliver
+            if not stopped:
+                outcome.offset = line.end
+            continue
+        if not stopped:
+            outcome.error = post_alert(url, line.alert, **post_options)
+            if outcome.error is None:
+                outcome.delivered.append(line.alert["alert_id"])
+                outcome.offset = line.end
+                continue
+        outcome.waiting += 1
     return outcome

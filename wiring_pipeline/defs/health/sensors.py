@@ -1,15 +1,19 @@
 """`wiring_check_alert_sensor`: every failed check evaluation becomes one alert.
 
-The cursor is the storage id of the last evaluation handled plus the ids of alerts the
-webhook has not accepted yet. The position always moves past what was read, so a dead
-webhook never holds back later alerts; the undelivered ones are retried on later ticks
-from the alerts file, which has them all.
+The cursor is the storage id of the last evaluation handled and, for the webhook, the byte
+position in the alerts file up to which the webhook has accepted every alert. The
+evaluation position always moves past what was read, so a dead webhook never holds back
+later alerts; what the webhook has not accepted is the rest of the file, retried on later
+ticks however long it is down, so no alert is ever dropped from the webhook's queue. The
+cursor also carries what a user needs to see on the sensor's page: how many alerts wait
+for the webhook and how many lines of the file hold no alert.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from dagster import (
     DagsterEventType,
@@ -26,13 +30,22 @@ from wiring_pipeline.defs.health import alerts
 
 #: Evaluations read per tick; a backlog drains over the next ticks.
 BATCH_SIZE = 500
-#: Alerts kept for webhook redelivery; older ones stay in the file only.
-MAX_UNDELIVERED = 500
+#: Webhook posts per tick: more than a tick can add, so a backlog shrinks on every tick.
+DELIVERIES_PER_TICK = 2 * BATCH_SIZE
+#: Line numbers named in a log line; the rest are counted.
+LOGGED_LINES = 10
 
 
 @dataclass
 class AlertCursor:
     after: int | None = None
+    #: Byte position in the alerts file before which the webhook has every alert.
+    webhook_offset: int | None = None
+    #: Alerts after `webhook_offset` (shown, not used to decide anything).
+    webhook_waiting: int = 0
+    #: Lines of the alerts file that hold no alert, skipped.
+    unreadable_lines: int = 0
+    #: Cursors written before the webhook position: the ids it had not accepted.
     undelivered: list[str] = field(default_factory=list)
 
     @classmethod
@@ -40,10 +53,19 @@ class AlertCursor:
         if not cursor:
             return cls()
         data = json.loads(cursor)
-        return cls(data.get("after"), list(data.get("undelivered", [])))
+        return cls(
+            data.get("after"),
+            data.get("webhook_offset"),
+            int(data.get("webhook_waiting", 0)),
+            int(data.get("unreadable_lines", 0)),
+            list(data.get("undelivered", [])),
+        )
 
     def dump(self) -> str:
-        return json.dumps({"after": self.after, "undelivered": self.undelivered})
+        data = asdict(self)
+        if not self.undelivered:
+            del data["undelivered"]
+        return json.dumps(data)
 
 
 def alert_from_record(record: EventLogRecord) -> alerts.Alert | None:
@@ -64,6 +86,36 @@ def alert_from_record(record: EventLogRecord) -> alerts.Alert | None:
     )
 
 
+def _webhook_start(context: SensorEvaluationContext, state: AlertCursor, path: Path) -> int:
+    """Where the webhook's queue starts in the file, before this tick appends to it."""
+    size = alerts.file_size(path)
+    if state.webhook_offset is None:
+        # No position yet: a first tick starts at the end, a cursor of the id-list kind
+        # at the first alert it had not delivered.
+        start = alerts.start_of(path, state.undelivered) if state.undelivered else None
+        return size if start is None else start
+    if state.webhook_offset > size:
+        context.log.warning(
+            f"{path} is shorter than the webhook's position ({size} < {state.webhook_offset}"
+            " bytes): it was truncated or replaced; its alerts are delivered from its start"
+        )
+        return 0
+    return state.webhook_offset
+
+
+def _log_unreadable(context: SensorEvaluationContext, path: Path, lines: list[int]) -> None:
+    """Say once, when their number changes, which lines of the file are skipped."""
+    if not lines:
+        context.log.info(f"{path}: every line holds an alert again")
+        return
+    shown = ", ".join(map(str, lines[:LOGGED_LINES]))
+    more = f", … ({len(lines)} in all)" if len(lines) > LOGGED_LINES else ""
+    context.log.warning(
+        f"{path}: {len(lines)} line(s) hold no alert and are skipped (line {shown}{more}):"
+        " a write cut short by a crash, or an edit; every other alert is read and delivered"
+    )
+
+
 # On by default: the deployment promises alerts on failed checks without a manual toggle.
 @sensor(
     name="wiring_check_alert_sensor",
@@ -80,26 +132,33 @@ def wiring_check_alert_sensor(context: SensorEvaluationContext) -> SensorResult:
     )
     failed = [a for a in map(alert_from_record, records) if a is not None]
     path = settings.alerts_file()
-    for alert in alerts.append_new_alerts(path, failed):
+    offset = _webhook_start(context, state, path)
+    appended = alerts.append_new_alerts(path, failed)
+    for alert in appended.written:
         context.log.warning("wiring check alert: %s", json.dumps(alert.as_json(), default=str))
+    unreadable = appended.unreadable_lines
+    if len(unreadable) != state.unreadable_lines:
+        _log_unreadable(context, path, unreadable)
 
-    undelivered: list[str] = []
+    summary = [f"{len(failed)} alert(s) from {len(records)} check evaluation(s)"]
+    waiting = 0
     url = settings.alert_webhook_url()
     if url:
-        pending = state.undelivered + [a.alert_id for a in failed]
-        delivery = alerts.deliver(url, alerts.read_alerts(path, pending))
+        delivery = alerts.deliver(url, path, offset, limit=DELIVERIES_PER_TICK)
+        offset, waiting = delivery.offset, delivery.waiting
         if delivery.error:
             context.log.error(
-                "webhook %s failed: %s; %d alert(s) kept for the next tick (all are in %s)",
-                url,
-                delivery.error,
-                len(delivery.undelivered),
-                path,
+                f"webhook {url} failed: {delivery.error}; {waiting} alert(s) wait for the "
+                f"next tick (all are in {path})"
             )
-        undelivered = delivery.undelivered[-MAX_UNDELIVERED:]
+        summary.append(f"webhook: {len(delivery.delivered)} delivered, {waiting} waiting")
+    else:
+        offset = alerts.file_size(path)  # written while no webhook was set: not for one
+    if unreadable:
+        summary.append(f"{path.name}: {len(unreadable)} unreadable line(s) skipped")
 
     after = records[-1].storage_id if records else state.after
     return SensorResult(
-        skip_reason=f"{len(failed)} alert(s) from {len(records)} check evaluation(s)",
-        cursor=AlertCursor(after, undelivered).dump(),
+        skip_reason="; ".join(summary),
+        cursor=AlertCursor(after, offset, waiting, len(unreadable)).dump(),
     )

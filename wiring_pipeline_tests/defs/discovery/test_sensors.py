@@ -1,4 +1,4 @@
-"""The discovery sensors: partitions added once, one run per import with a stable run key."""
+"""The discovery sensors: partitions added once, one run per partition with a stable run key."""
 
 from __future__ import annotations
 
@@ -72,9 +72,32 @@ def test_pending_imports_request_runs_with_stable_run_keys(engine, instance, tmp
 
     # globex.erp-move has no partition yet: its import waits.
     assert [(r.partition_key, r.run_key) for r in first.run_requests] == [
-        ("acme.dc-exit", f"import:{imports['acme.dc-exit']}")
+        ("acme.dc-exit", discovery.pending_run_key("acme.dc-exit", [imports["acme.dc-exit"]]))
     ]
     assert [r.run_key for r in second.run_requests] == [r.run_key for r in first.run_requests]
+
+
+def test_one_run_per_partition_whatever_its_pending_imports_a_new_import_a_new_run(
+    engine, instance, tmp_path
+):
+    scope = make_tenant(engine, "acme.dc-exit")
+    flows = [make_flow(engine, scope, mappings=THREE_COLUMNS) for _ in range(2)]
+    files = []
+    for n in range(3):
+        files.append(tmp_path / f"cmdb-{n}.csv")
+        files[-1].write_text(f"Asset Name,CI Class,Environment\nweb-{n},Server,Production\n")
+    first_two = [register(engine, scope, flow, file)["id"] for flow, file in zip(flows, files)]
+    instance.add_dynamic_partitions(tenant_engagements.name, ["acme.dc-exit"])
+
+    [run] = tick(pending_imports_sensor, instance).run_requests
+    assert run.partition_key == "acme.dc-exit"
+    # The same pending set, in whatever order it is read, is the same run.
+    assert run.run_key == discovery.pending_run_key("acme.dc-exit", reversed(first_two))
+    assert [r.run_key for r in tick(pending_imports_sensor, instance).run_requests] == [run.run_key]
+
+    register(engine, scope, flows[0], files[2])  # next week's file, after the run was asked
+    [again] = tick(pending_imports_sensor, instance).run_requests
+    assert again.partition_key == "acme.dc-exit" and again.run_key != run.run_key
 
 
 def test_no_pending_imports_skips(engine, instance):
