@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from wiring_pipeline.db import engines, transactions
 from wiring_pipeline.domain.core.tenancy import resolve_scope
@@ -59,6 +59,23 @@ def read_partition(partition_key: str) -> Iterator[transactions.UnitOfWork]:
     """
     with engine().connect() as conn, conn.begin():
         yield transactions.UnitOfWork(conn, resolve_scope(conn, partition_key))
+
+
+@contextmanager
+def read_snapshot() -> Iterator[Connection]:
+    """One read-only REPEATABLE READ transaction: every statement sees the same snapshot.
+
+    For reads of many statements that must agree with one another (`health --all` measures
+    a chunk of partitions per statement): at READ COMMITTED each statement would see what
+    had committed by its own start, so a run committing between two chunks would show in
+    the later chunk only. A read-only transaction takes no locks that writers wait for, and
+    at this level it cannot fail on a serialization conflict.
+    """
+    with engine().connect() as conn:
+        # Characteristics of this checkout only: the pool resets them when it is returned.
+        conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            yield conn
 
 
 def measure_health(partition_key: str, detail: bool = False) -> WiringHealth:

@@ -3,9 +3,11 @@
 The exit code is the verdict, so scripts and CI can gate on it: 0 healthy, 1 unhealthy,
 2 when the partition cannot be measured at all (bad key, unknown tenant).
 
-`--all` reads every partition on one connection, in one read transaction (one consistent
-picture of the instance), a chunk of partitions per statement; `--format jsonl` prints each
-partition's line as soon as its chunk is measured, so ten thousand partitions stream.
+`--all` reads every partition on one connection, in one read-only REPEATABLE READ
+transaction (one consistent picture of the instance: work committed while it runs shows in
+no chunk, rather than in the later chunks only), a chunk of partitions per statement;
+`--format jsonl` prints each partition's line as soon as its chunk is measured, so ten
+thousand partitions stream.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 import click
 from sqlalchemy import Connection
 
-from wiring_pipeline.cli.common import BadInput, echo_json, engine, measure_health
+from wiring_pipeline.cli.common import BadInput, echo_json, measure_health, read_snapshot
 from wiring_pipeline.domain.core.tenancy import list_partition_scopes
 from wiring_pipeline.domain.health.fleet import chunked, measure_partitions, with_samples
 from wiring_pipeline.domain.health.measure import WiringHealth
@@ -56,7 +58,7 @@ def health(
         _emit([report.as_json()], output_format, single=True)
         ctx.exit(0 if report.health_status == "healthy" else EXIT_UNHEALTHY)
     any_unhealthy = False
-    with engine().connect() as conn, conn.begin():
+    with read_snapshot() as conn:
         reports = []
         for report in _every_partition(conn, detail):
             any_unhealthy |= report.health_status != "healthy"

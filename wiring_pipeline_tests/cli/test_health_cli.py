@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from sqlalchemy import text
 
+from wiring_pipeline.cli import health as health_cli
 from wiring_pipeline.cli.main import cli
 from wiring_pipeline.domain.contract.metrics import METRICS
+from wiring_pipeline.domain.health import fleet
 from wiring_pipeline.domain.inventory.listing import MAX_PAGE_SIZE
 from wiring_pipeline_tests.support.defects import HEALTHY_PAIRS, build_defect_world
 
@@ -55,6 +58,38 @@ def test_health_all_streams_one_line_per_partition_and_filters_the_unhealthy(eng
     [report] = [json.loads(line) for line in only.stdout.splitlines()]
     assert report["tenant"]["partition_key"] == world.broken.scope.partition_key
     assert report["metrics"] == world.expected and report["samples"] is None
+
+
+def test_health_all_is_one_picture_even_when_a_run_commits_between_its_chunks(engine, monkeypatch):
+    world = build_defect_world(engine)
+    before = json.loads(run("health", "--all").stdout)
+    sibling = world.sibling.scope
+    measured: list[str] = []
+
+    def measure_then_commit_elsewhere(conn, chunk):
+        """Measure a chunk; after the first, another session commits a change to the last
+        partition (its records go back to unprocessed), as a concurrent run would."""
+        measured.extend(scope.partition_key for scope in chunk)
+        reports = fleet.measure_partitions(conn, chunk)
+        if len(measured) == 1:
+            with engine.begin() as other:
+                other.execute(
+                    text(
+                        "UPDATE migration.raw_import_records SET is_processed = false"
+                        " WHERE client_account_id = :client AND engagement_id = :engagement"
+                    ),
+                    {"client": sibling.client_account_id, "engagement": sibling.engagement_id},
+                )
+        return reports
+
+    monkeypatch.setattr(health_cli, "chunked", lambda scopes: fleet.chunked(scopes, 1))
+    monkeypatch.setattr(health_cli, "measure_partitions", measure_then_commit_elsewhere)
+    during = run("health", "--all")
+    assert measured[-1] == sibling.partition_key and len(measured) == 3  # three chunks
+    assert json.loads(during.stdout) == before  # the change committed mid-way is not seen
+    monkeypatch.undo()
+    after = {r["tenant"]["partition_key"]: r for r in json.loads(run("health", "--all").stdout)}
+    assert after[sibling.partition_key]["metrics"]["unprocessed_raw_records"] == HEALTHY_PAIRS
 
 
 def test_health_bad_input_exits_2(engine):

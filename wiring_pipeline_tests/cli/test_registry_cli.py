@@ -58,3 +58,23 @@ def test_bad_input_exits_2_with_a_message(engine, tmp_path):
 
     unknown = run("import", str(mappings), "--partition", "initech.x", "--flow", "cmdb")
     assert unknown.exit_code == 2 and "no client account with slug 'initech'" in unknown.output
+
+
+def test_a_repeated_tenant_add_succeeds_and_a_repeated_flow_id_is_one_line(engine, tmp_path):
+    first = run("tenant", "add", "acme.dc-exit")
+    again = run("tenant", "add", "acme.dc-exit")
+    assert first.exit_code == again.exit_code == 0
+    assert json.loads(again.output) == {**json.loads(first.output), "created": False}
+
+    mappings = tmp_path / "mappings.json"
+    mappings.write_text(json.dumps({"Asset Name": "name", "CI Class": "asset_type"}))
+    flow_id = "3f2b8a4e-1c5d-4e6f-9a7b-0c1d2e3f4a5b"
+    add = ("flow", "add", "--partition", "acme.dc-exit", "--mappings", str(mappings))
+    assert run(*add, "--flow-id", flow_id, "--name", "cmdb").exit_code == 0
+    taken = run(*add, "--flow-id", flow_id, "--name", "cmdb again")
+    assert taken.exit_code == 2
+    assert taken.output.splitlines() == [
+        f"Error: partition 'acme.dc-exit' already has a flow with flow_id {flow_id}"
+    ]
+    listed = json.loads(run("flow", "list", "--partition", "acme.dc-exit").output)
+    assert [f["flow_name"] for f in listed] == ["cmdb"]

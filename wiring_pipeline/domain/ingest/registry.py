@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from wiring_pipeline.domain.contract.fields import source_columns, validate_field_mappings
 from wiring_pipeline.domain.core.errors import UserInputError
@@ -51,36 +52,37 @@ def add_tenant(
     """Create the client account (if new) and the engagement of a partition key.
 
     Returns the scope and whether anything was created; adding an existing engagement
-    again is not an error, so scripts can be re-run.
+    again is not an error, so scripts can be re-run. Two adds of one key at once give the
+    same answers as one after the other (the later one finds the rows, `created` false):
+    each row is an `INSERT … ON CONFLICT DO NOTHING` on its unique key, which waits for a
+    concurrent insert of that key and then yields to it, where a read-then-insert would
+    fail on the unique constraint. The names given apply to rows this call creates.
     """
     parsed = parse_partition_key(partition_key)
-    created = False
     client_id = conn.execute(
-        select(client_accounts.c.id).where(client_accounts.c.slug == parsed.client_slug)
+        pg_insert(client_accounts)
+        .values(slug=parsed.client_slug, name=client_name or parsed.client_slug)
+        .on_conflict_do_nothing(index_elements=[client_accounts.c.slug])
+        .returning(client_accounts.c.id)
     ).scalar_one_or_none()
+    client_created = client_id is not None
     if client_id is None:
         client_id = conn.execute(
-            insert(client_accounts)
-            .values(slug=parsed.client_slug, name=client_name or parsed.client_slug)
-            .returning(client_accounts.c.id)
+            select(client_accounts.c.id).where(client_accounts.c.slug == parsed.client_slug)
         ).scalar_one()
-        created = True
     engagement_id = conn.execute(
-        select(engagements.c.id).where(
-            engagements.c.client_account_id == client_id,
-            engagements.c.slug == parsed.engagement_slug,
+        pg_insert(engagements)
+        .values(
+            client_account_id=client_id,
+            slug=parsed.engagement_slug,
+            name=engagement_name or parsed.engagement_slug,
         )
+        .on_conflict_do_nothing(
+            index_elements=[engagements.c.client_account_id, engagements.c.slug]
+        )
+        .returning(engagements.c.id)
     ).scalar_one_or_none()
-    if engagement_id is None:
-        conn.execute(
-            insert(engagements).values(
-                client_account_id=client_id,
-                slug=parsed.engagement_slug,
-                name=engagement_name or parsed.engagement_slug,
-            )
-        )
-        created = True
-    return resolve_scope(conn, partition_key), created
+    return resolve_scope(conn, partition_key), client_created or engagement_id is not None
 
 
 def add_flow(
@@ -97,13 +99,19 @@ def add_flow(
 
     `identity_key` names the source column(s) identifying an asset across imports; by
     default the column mapped to `hostname`, else the one mapped to `name` (DESIGN 3a).
+
+    A `flow_id` the partition already has is refused with one line (RegistryError). The
+    refusal comes from the unique key itself (`ON CONFLICT DO NOTHING`), not from a read
+    beforehand, so two adds of one flow_id at once cannot both pass a check: the later
+    waits for the earlier and is refused, and neither ends in a constraint violation.
     """
     checked = validate_field_mappings(mappings)
     key_columns = identity_key_columns(checked, identity_key)
+    flow_id = flow_id or uuid.uuid4()
     row = conn.execute(
-        insert(discovery_flows)
+        pg_insert(discovery_flows)
         .values(
-            flow_id=flow_id or uuid.uuid4(),
+            flow_id=flow_id,
             master_flow_id=master_flow_id or uuid.uuid4(),
             client_account_id=scope.client_account_id,
             engagement_id=scope.engagement_id,
@@ -112,8 +120,19 @@ def add_flow(
             field_mappings_version_id=uuid.uuid4(),
             identity_key_columns=key_columns,
         )
+        .on_conflict_do_nothing(
+            index_elements=[
+                discovery_flows.c.client_account_id,
+                discovery_flows.c.engagement_id,
+                discovery_flows.c.flow_id,
+            ]
+        )
         .returning(*discovery_flows.c)
-    ).one()
+    ).one_or_none()
+    if row is None:
+        raise RegistryError(
+            f"partition {scope.partition_key!r} already has a flow with flow_id {flow_id}"
+        )
     return dict(row._mapping)
 
 
