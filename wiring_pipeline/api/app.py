@@ -1,23 +1,33 @@
 """The FastAPI app: the routes of DESIGN 4a over the same domain functions as the CLI.
 
-Every route is a plain (threadpool) function that finishes its database work, inside
-`partition_read` or `fleet_read`, before it returns: the response is sent after the
-connection is back in the pool.
+A partition route checks access (`authorize`, a short transaction in a worker thread),
+then hands its read to the partition's gate (`isolation.PartitionWork`): identical health
+requests share one measurement, and one partition never holds more than its share of the
+pool. The read, in `tenant_read`, finishes before the route returns: the response is sent
+after the connection is back in the pool.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Response
+import anyio.to_thread
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from wiring_pipeline.api import prometheus
-from wiring_pipeline.api.access import bearer_token, engine_of, fleet_read, partition_read
-from wiring_pipeline.domain.core.tenancy import SLUG_PATTERN
+from wiring_pipeline.api import errors, prometheus
+from wiring_pipeline.api.access import (
+    authorize,
+    authorize_admin,
+    bearer_token,
+    engine_of,
+    tenant_read,
+)
+from wiring_pipeline.api.isolation import CHECK_CONCURRENCY, PARTITION_CONCURRENCY, PartitionWork
+from wiring_pipeline.domain.core.tenancy import SLUG_PATTERN, TenantScope
 from wiring_pipeline.domain.health.measure import measure_wiring_health
 from wiring_pipeline.domain.health.snapshots import latest_snapshots
 from wiring_pipeline.domain.inventory.export import (
@@ -28,6 +38,7 @@ from wiring_pipeline.domain.inventory.export import (
 )
 from wiring_pipeline.domain.inventory.listing import (
     DEFAULT_PAGE_SIZE,
+    MAX_PAGE,
     MAX_PAGE_SIZE,
     list_inventory_assets,
 )
@@ -50,7 +61,10 @@ PARTITION_ERRORS = {
     ),
     404: _error("The partition is inside the token's scope but does not exist."),
     422: {"description": "A malformed partition key or query parameter."},
+    503: _error("The database is busy (a lock or statement timeout): retry (`Retry-After`)."),
 }
+#: The gate's name for the fleet view: no partition key can be spelled so.
+FLEET = "(fleet)"
 # The key's form is checked after the token (a malformed key is 422 for a valid token
 # only), so the pattern is documented rather than enforced by the framework.
 PARTITION_KEY = Path(
@@ -59,6 +73,21 @@ PARTITION_KEY = Path(
 )
 
 router = APIRouter()
+
+
+async def work_of(request: Request) -> PartitionWork:
+    return request.app.state.isolation
+
+
+async def checked_scope(
+    request: Request,
+    key: str = PARTITION_KEY,
+    token: str = Depends(bearer_token),
+    engine: Engine = Depends(engine_of),
+) -> TenantScope:
+    """The partition the request may read (401, 422, 403 or 404 otherwise), checked in a
+    worker thread behind the key's own gate of checks."""
+    return await request.app.state.checks.run(key, lambda: authorize(engine, token, key))
 
 
 @router.get(
@@ -82,17 +111,21 @@ def healthz(engine: Engine = Depends(engine_of)) -> dict:
     responses={200: {"description": "The source plan's shape (see `wiring-pipeline health`)."}}
     | PARTITION_ERRORS,
 )
-def wiring_health(
-    key: str = PARTITION_KEY,
+async def wiring_health(
     detail: bool = Query(False, description="Up to 5 sample rows per non-zero metric."),
-    token: str = Depends(bearer_token),
+    scope: TenantScope = Depends(checked_scope),
     engine: Engine = Depends(engine_of),
+    work: PartitionWork = Depends(work_of),
 ) -> dict:
     """The partition's seven wiring metrics, measured now: metrics, health_status, tenant,
-    samples."""
-    with partition_read(engine, token, key) as work:
-        report = measure_wiring_health(work.conn, work.scope, detail=detail)
-    return report.as_json()
+    samples. Identical requests arriving during a measurement share it."""
+
+    def measure() -> dict:
+        with tenant_read(engine, scope) as conn:
+            return measure_wiring_health(conn, scope, detail=detail).as_json()
+
+    flight = ("health", scope.partition_key, detail)
+    return await work.shared(scope.partition_key, flight, measure)
 
 
 @router.get(
@@ -100,9 +133,9 @@ def wiring_health(
     tags=["partitions"],
     responses={200: {"description": "One page of assets."}} | PARTITION_ERRORS,
 )
-def list_assets(
-    key: str = PARTITION_KEY,
-    page: int = Query(1, ge=1),
+async def list_assets(
+    scope: TenantScope = Depends(checked_scope),
+    page: int = Query(1, ge=1, le=MAX_PAGE, description="Past the last page: no items."),
     page_size: int = Query(
         DEFAULT_PAGE_SIZE, ge=1, description=f"Cut to {MAX_PAGE_SIZE} (`page_size_capped`)."
     ),
@@ -110,19 +143,23 @@ def list_assets(
         False, alias="all", description="Every discovery method, not only flow-based."
     ),
     include_retired: bool = Query(False, description="Also assets gone from the source."),
-    token: str = Depends(bearer_token),
     engine: Engine = Depends(engine_of),
+    work: PartitionWork = Depends(work_of),
 ) -> dict:
     """One page of the partition's inventory, oldest first: the plan's frontend listing."""
-    with partition_read(engine, token, key) as work:
-        listing = list_inventory_assets(
-            work.conn,
-            work.scope,
-            all_methods=all_methods,
-            page=page,
-            page_size=page_size,
-            include_retired=include_retired,
-        )
+
+    def read():
+        with tenant_read(engine, scope) as conn:
+            return list_inventory_assets(
+                conn,
+                scope,
+                all_methods=all_methods,
+                page=page,
+                page_size=page_size,
+                include_retired=include_retired,
+            )
+
+    listing = await work.run(scope.partition_key, read)
     return {
         "items": listing.items,
         "page": listing.page,
@@ -147,23 +184,27 @@ def list_assets(
         **PARTITION_ERRORS,
     },
 )
-def export_assets(
-    key: str = PARTITION_KEY,
+async def export_assets(
     fmt: Literal["csv", "xlsx"] = Query("csv", alias="format"),
     include_retired: bool = Query(False),
-    token: str = Depends(bearer_token),
+    scope: TenantScope = Depends(checked_scope),
     engine: Engine = Depends(engine_of),
+    work: PartitionWork = Depends(work_of),
 ) -> Response:
     """The deliverable: the inventory with import file, source row, flow, mapping hash and
     current record of each asset."""
-    with partition_read(engine, token, key) as work:
-        frame = inventory_frame(work.conn, work.scope, include_retired=include_retired)
-    try:
-        content = export_bytes(frame, fmt)
-    except ExportError as error:
-        # Too many assets for one XLSX sheet: the format asked for cannot hold them.
-        raise HTTPException(status_code=422, detail=str(error)) from error
-    filename = f"{key}-inventory.{fmt}"
+
+    def build() -> bytes:
+        with tenant_read(engine, scope) as conn:
+            frame = inventory_frame(conn, scope, include_retired=include_retired)
+        try:
+            return export_bytes(frame, fmt)
+        except ExportError as error:
+            # Too many assets for one XLSX sheet: the format asked for cannot hold them.
+            raise HTTPException(status_code=422, detail=str(error)) from error
+
+    content = await work.run(scope.partition_key, build)
+    filename = f"{scope.partition_key}-inventory.{fmt}"
     return Response(
         content,
         media_type=MEDIA_TYPES[fmt],
@@ -184,20 +225,34 @@ def export_assets(
         403: _error("The token is not an admin token."),
     },
 )
-def metrics(token: str = Depends(bearer_token), engine: Engine = Depends(engine_of)) -> Response:
+async def metrics(
+    token: str = Depends(bearer_token),
+    engine: Engine = Depends(engine_of),
+    work: PartitionWork = Depends(work_of),
+) -> Response:
     """`wiring_metric{partition,metric}`, `wiring_partition_healthy{partition}` and
     `wiring_snapshot_timestamp_seconds{partition}`."""
-    with fleet_read(engine, token) as conn:
-        snapshots = latest_snapshots(conn)
-    return Response(prometheus.render_metrics(snapshots), media_type=prometheus.CONTENT_TYPE)
+    await anyio.to_thread.run_sync(authorize_admin, engine, token)  # no partition to gate
+
+    def read() -> str:
+        with tenant_read(engine, None) as conn:
+            return prometheus.render_metrics(latest_snapshots(conn))
+
+    body = await work.run(FLEET, read)
+    return Response(body, media_type=prometheus.CONTENT_TYPE)
 
 
-def create_app(engine: Engine) -> FastAPI:
+def create_app(engine: Engine, *, partition_concurrency: int = PARTITION_CONCURRENCY) -> FastAPI:
+    """The app on `engine`, which should log in as the API role (`server.verify_login`);
+    at most `partition_concurrency` reads of one partition run at a time."""
     app = FastAPI(
         title="wiring-pipeline",
         summary="Wiring health, inventory and its export per tenant partition.",
         version="1",
     )
     app.state.engine = engine
+    app.state.isolation = PartitionWork(partition_concurrency)
+    app.state.checks = PartitionWork(CHECK_CONCURRENCY)
     app.include_router(router)
+    errors.install(app)
     return app

@@ -1,5 +1,7 @@
 """A bounded load test of `serve` on loopback: many concurrent clients reading a small
-partition's health and asset pages while a partition of a million assets sits beside it.
+partition's health and asset pages while a partition of a million assets sits beside it;
+then the small partition's health, asked by one client, while 20 clients ask for the big
+partition's health (DESIGN 4a: its p99 under 100 ms).
 
 Everything is local and finite: a throwaway database on the configured server, `serve`
 as a subprocess on a free 127.0.0.1 port, a fixed number of requests (and a time limit
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -34,7 +37,8 @@ from wiring_pipeline.domain.core.errors import UserInputError
 from wiring_pipeline.domain.core.tenancy import tenant_filter
 from wiring_pipeline.domain.health.measure import measure_wiring_health
 from wiring_pipeline.domain.health.snapshots import record_snapshot
-from wiring_pipeline.domain.ingest.registry import add_flow, add_tenant
+from wiring_pipeline.domain.ingest.flows import add_flow
+from wiring_pipeline.domain.ingest.registry import add_tenant
 from wiring_pipeline.resources import embedded
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS
 
@@ -43,6 +47,10 @@ SMALL_KEY = "load.small"
 SMALL_RECORDS = 1_000
 #: Sequential requests for the big partition's first page (its `total` counts 1M rows).
 BIG_PAGE_SAMPLES = 20
+#: Clients asking for the big partition's health, each again as soon as it is answered.
+HEAVY_CLIENTS = 20
+#: Sequential requests for the small partition's health while they do.
+PROBES = 500
 SERVER_START_SECONDS = 60
 
 Progress = Callable[[str], None]
@@ -113,6 +121,40 @@ class RouteFigures:
         }
 
 
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _outcome(response: httpx.Response) -> str | None:
+    return None if response.status_code == 200 else str(response.status_code)
+
+
+def timed_get(client: httpx.Client, figures: RouteFigures, path: str, token: str) -> None:
+    """One request, its latency or its error recorded in `figures`."""
+    started = time.perf_counter()
+    try:
+        outcome = _outcome(client.get(path, headers=_bearer(token)))
+    except httpx.HTTPError as error:
+        outcome = type(error).__name__
+    figures.record((time.perf_counter() - started) * 1000, outcome)
+
+
+async def timed_aget(
+    client: httpx.AsyncClient,
+    figures: RouteFigures,
+    path: str,
+    token: str,
+    params: dict | None = None,
+) -> None:
+    """`timed_get` for the concurrent clients."""
+    started = time.perf_counter()
+    try:
+        outcome = _outcome(await client.get(path, params=params, headers=_bearer(token)))
+    except httpx.HTTPError as error:
+        outcome = type(error).__name__
+    figures.record((time.perf_counter() - started) * 1000, outcome)
+
+
 def seed_partition(conn: Connection, key: str, records: int) -> None:
     scope, _ = add_tenant(conn, key)
     flow = add_flow(conn, scope, CMDB_FIELD_MAPPINGS, flow_name=f"{key} flow")
@@ -132,10 +174,16 @@ def _free_port() -> int:
 
 @contextmanager
 def running_server(url: str) -> Iterator[str]:
-    """`wiring-pipeline serve` on a free loopback port; stopped (SIGINT, then killed)."""
+    """`wiring-pipeline serve` of the database `url` (the owner's URL: serve logs in as the
+    API role) on a free loopback port; stopped (SIGINT, then killed)."""
     port = _free_port()
     command = os.path.join(os.path.dirname(sys.executable), "wiring-pipeline")
-    env = {**os.environ, "WIRING_DATABASE_URL": url}
+    # The API's login on the throwaway database: as `serve` logs in on the real one.
+    env = {
+        **os.environ,
+        "WIRING_DATABASE_URL": url,
+        "WIRING_API_DATABASE_URL": embedded.api_database_url(url),
+    }
     process = subprocess.Popen(
         [command, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -183,7 +231,6 @@ async def _drive(
     issued = 0
     deadline = time.monotonic() + max_seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"Authorization": f"Bearer {token}"}
 
     async def worker(client: httpx.AsyncClient) -> None:
         nonlocal issued
@@ -191,13 +238,7 @@ async def _drive(
             name = names[issued % len(names)]
             issued += 1
             path, params = routes[name]
-            started = time.perf_counter()
-            try:
-                response = await client.get(path, params=params(), headers=headers)
-                outcome = None if response.status_code == 200 else str(response.status_code)
-            except httpx.HTTPError as error:
-                outcome = type(error).__name__
-            figures[name].record((time.perf_counter() - started) * 1000, outcome)
+            await timed_aget(client, figures[name], path, token, params())
 
     started = time.perf_counter()
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
@@ -209,16 +250,57 @@ def _big_page_figures(base: str, token: str) -> dict:
     figures = RouteFigures()
     with httpx.Client(base_url=base, timeout=120) as client:
         for _ in range(BIG_PAGE_SAMPLES):
-            started = time.perf_counter()
-            response = client.get(
-                f"/api/v1/partitions/{BIG_KEY}/assets",
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            figures.record(
-                (time.perf_counter() - started) * 1000,
-                None if response.status_code == 200 else str(response.status_code),
-            )
+            timed_get(client, figures, f"/api/v1/partitions/{BIG_KEY}/assets", token)
     return figures.as_json()
+
+
+def _heavy_load(base: str, token: str, clients: int, settled, stop, results) -> None:
+    """(In a process of its own.) `clients` clients asking for the big partition's health,
+    each again as soon as it is answered, until `stop`; `settled` once each has had one
+    answer. Its own process, so that its twenty answers landing at once are no part of the
+    probe's latency."""
+    figures = RouteFigures()
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        while not stop.is_set():
+            await timed_aget(client, figures, f"/api/v1/partitions/{BIG_KEY}/health/wiring", token)
+            if len(figures.latencies_ms) + sum(figures.errors.values()) >= clients:
+                settled.set()
+
+    async def main() -> None:
+        limits = httpx.Limits(max_connections=clients)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=300) as client:
+            await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+
+    asyncio.run(main())
+    results.put(figures.as_json())
+
+
+def _health_beside_heavy_load(
+    base: str, small_token: str, big_token: str, heavy_clients: int, probes: int
+) -> dict:
+    """`probes` sequential health requests of the small partition while `heavy_clients`
+    clients keep asking for the big partition's health (started first, stopped after)."""
+    context = multiprocessing.get_context("spawn")
+    settled, stop, results = context.Event(), context.Event(), context.Queue()
+    heavy = context.Process(
+        target=_heavy_load, args=(base, big_token, heavy_clients, settled, stop, results)
+    )
+    heavy.start()
+    small = RouteFigures()
+    try:
+        if not settled.wait(SERVER_START_SECONDS * 10):
+            raise LoadTestError("the big partition's health did not answer every client")
+        with httpx.Client(base_url=base, timeout=60) as client:
+            for _ in range(probes):
+                timed_get(
+                    client, small, f"/api/v1/partitions/{SMALL_KEY}/health/wiring", small_token
+                )
+    finally:
+        stop.set()
+        big = results.get(timeout=600) if heavy.is_alive() or not results.empty() else {}
+        heavy.join(60)
+    return {"heavy_clients": heavy_clients, "small_health": small.as_json(), "big_health": big}
 
 
 def run_load_test(
@@ -226,12 +308,16 @@ def run_load_test(
     requests: int = 10_000,
     clients: int = 50,
     big_records: int = 1_000_000,
+    heavy_clients: int = HEAVY_CLIENTS,
+    probes: int = PROBES,
     max_seconds: float = 900,
     keep: bool = False,
     progress: Progress = lambda label: None,
 ) -> dict:
-    if min(requests, clients, big_records) < 1:
-        raise LoadTestError("--requests, --clients and --big-records must be at least 1")
+    if min(requests, clients, big_records, heavy_clients, probes) < 1:
+        raise LoadTestError(
+            "--requests, --clients, --big-records, --heavy-clients and --probes must be at least 1"
+        )
     base_url = embedded.application_database_url()
     with throwaway_database(base_url, keep) as url:
         engine = create_engine(url)
@@ -257,6 +343,13 @@ def run_load_test(
                 )
                 progress("the big partition's first page, sequentially")
                 big_page = _big_page_figures(base, big_token)
+                progress(
+                    f"the small partition's health, {probes:,} times, while {heavy_clients}"
+                    " clients ask for the big one's"
+                )
+                beside_heavy = _health_beside_heavy_load(
+                    base, small_token, big_token, heavy_clients, probes
+                )
         finally:
             engine.dispose()
     routes = {name: f.as_json() for name, f in figures.items()}
@@ -270,9 +363,13 @@ def run_load_test(
         "small_partition_assets": SMALL_RECORDS,
         "seconds": round(seconds, 2),
         "requests_per_second": round(done / seconds, 1) if seconds else None,
-        "errors": sum(sum(r["errors"].values()) for r in routes.values()),
+        "errors": sum(
+            sum(r["errors"].values())
+            for r in (*routes.values(), beside_heavy["small_health"], beside_heavy["big_health"])
+        ),
         "routes": routes,
         "big_partition_first_page_sequential": big_page,
+        "health_beside_heavy_load": beside_heavy,
         "machine": machine,
     }
 

@@ -13,7 +13,11 @@ import click
 
 from wiring_pipeline.cli.common import BadInput, echo_json, read_partition
 from wiring_pipeline.domain.inventory.export import FORMATS, export_bytes, inventory_frame
-from wiring_pipeline.domain.inventory.listing import DEFAULT_PAGE_SIZE, list_inventory_assets
+from wiring_pipeline.domain.inventory.listing import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE,
+    list_inventory_assets,
+)
 
 
 @click.group(invoke_without_command=True)
@@ -22,8 +26,14 @@ from wiring_pipeline.domain.inventory.listing import DEFAULT_PAGE_SIZE, list_inv
     "--all", "all_methods", is_flag=True, help="Every discovery method, not only flow-based."
 )
 @click.option("--include-retired", is_flag=True, help="Also assets gone from the source.")
-@click.option("--page", type=int, default=1, show_default=True)
-@click.option("--page-size", type=int, default=DEFAULT_PAGE_SIZE, show_default=True)
+@click.option("--page", type=click.IntRange(1, MAX_PAGE), default=1, show_default=True)
+@click.option(
+    "--page-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_PAGE_SIZE,
+    show_default=True,
+    help="Cut to 200 (with a note).",
+)
 @click.pass_context
 def inventory(
     ctx: click.Context,

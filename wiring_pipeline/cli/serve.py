@@ -18,6 +18,8 @@ def serve(host: str, port: int, access_log: bool) -> None:
     """Serve the wiring health, inventory and export of each partition, and /metrics.
 
     Every route but /healthz wants `Authorization: Bearer <token>` (`token create`).
+    It logs in to PostgreSQL as `wiring_api`, never as the tables' owner:
+    WIRING_API_DATABASE_URL, or the embedded server's own `wiring_api` login.
     """
     from wiring_pipeline.api.server import serve as run_server
 
@@ -28,4 +30,4 @@ def serve(host: str, port: int, access_log: bool) -> None:
             f"the database is at revision {current}, the API needs {head}:"
             " run `wiring-pipeline db upgrade`"
         )
-    run_server(embedded.application_database_url(), host, port, access_log=access_log)
+    run_server(embedded.api_database_url(), host, port, access_log=access_log)

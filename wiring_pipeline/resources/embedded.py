@@ -5,6 +5,10 @@ once and then reused by every process: the CLI, the Dagster webserver, the daemo
 run workers all find it through the same data directory under `WIRING_HOME`. It listens on
 a Unix socket only, so nothing on the network can reach it. It keeps running after the
 process that started it exits; `wiring-pipeline db stop` stops it.
+
+It also makes the HTTP API's login, `wiring_api` (see `ensure_api_login`): its socket trusts
+local users, so that login needs no password here; on another server the administrator
+makes it and names it in `WIRING_API_DATABASE_URL`.
 """
 
 from __future__ import annotations
@@ -18,12 +22,19 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import URL, make_url
 
 from wiring_pipeline import settings
 from wiring_pipeline.domain.core.errors import RetryLaterError
 
 APPLICATION_DATABASE = "wiring"
 DAGSTER_DATABASE = "dagster"
+#: The role the API logs in as: the role its policies are written for (revision 0009).
+API_LOGIN_ROLE = "wiring_api"
+#: Everything but LOGIN refused, so the login is exactly the role the policies hold.
+_API_LOGIN_ATTRIBUTES = (
+    "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION NOINHERIT"
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ def start_embedded_server(pgdata: Path | None = None) -> EmbeddedServer:
     embedded = EmbeddedServer(pgdata=pgdata, socket_dir=str(info.socket_dir))
     for database in (APPLICATION_DATABASE, DAGSTER_DATABASE):
         create_database(embedded.libpq_dsn("postgres"), database)
+    ensure_api_login(embedded.libpq_dsn("postgres"))
     return embedded
 
 
@@ -151,6 +163,59 @@ def create_database(admin_dsn: str, database: str) -> None:
             return
         with suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def ensure_api_login(admin_dsn: str) -> None:
+    """Make `wiring_api` a role that logs in and can do nothing else; idempotent.
+
+    Roles belong to the server, so the role may exist already: made by revision 0009
+    (NOLOGIN) or by another process. Its privileges stay the migrations' business; this
+    sets its attributes only, and writes nothing when they are already right.
+    """
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        ready = conn.execute(
+            "SELECT rolcanlogin AND NOT (rolsuper OR rolbypassrls OR rolcreatedb"
+            " OR rolcreaterole OR rolreplication OR rolinherit)"
+            " FROM pg_roles WHERE rolname = %s",
+            (API_LOGIN_ROLE,),
+        ).fetchone()
+        if ready is not None and ready[0]:
+            return
+        role = sql.Identifier(API_LOGIN_ROLE)
+        attributes = sql.SQL(_API_LOGIN_ATTRIBUTES)
+        if ready is None:
+            with suppress(psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                conn.execute(sql.SQL("CREATE ROLE {} {}").format(role, attributes))
+                return
+        conn.execute(sql.SQL("ALTER ROLE {} {}").format(role, attributes))
+
+
+def api_database_url(application_url: str | None = None) -> str:
+    """The URL `serve` logs in with, on the database of `application_url` (default: the
+    application database).
+
+    `WIRING_API_DATABASE_URL` when set (its database replaced by `application_url`'s when
+    one is given: a benchmark's throwaway database); otherwise the same server and
+    database as the login `wiring_api` without a password, which the embedded server's
+    socket accepts.
+    """
+    configured = os.environ.get("WIRING_API_DATABASE_URL")
+    if configured and application_url is None:
+        return configured
+    target = make_url(application_url or application_database_url())
+    if configured:
+        login = make_url(configured).set(database=target.database)
+    else:
+        # (`URL.set` leaves a None unchanged: a password cannot be dropped with it.)
+        login = URL.create(
+            target.drivername,
+            username=API_LOGIN_ROLE,
+            host=target.host,
+            port=target.port,
+            database=target.database,
+            query=target.query,
+        )
+    return login.render_as_string(hide_password=False)
 
 
 def application_database_url() -> str:

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.api.app import create_app
 from wiring_pipeline.api.server import api_engine
-from wiring_pipeline_tests.api.conftest import issue
+from wiring_pipeline_tests.api.conftest import issue, serving
 from wiring_pipeline_tests.support.factories import make_tenant
 
 KEY = "slow.client"
@@ -31,27 +29,12 @@ ASSETS = 30_000
 
 
 @pytest.fixture()
-def one_connection_server(engine: Engine) -> Iterator[tuple[str, Engine]]:
-    pool = api_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(pool), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+def one_connection_server(api_url: str) -> Iterator[tuple[str, Engine]]:
+    pool = api_engine(api_url, pool_size=1)
     try:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            for _ in range(200):  # bounded wait for the server to listen
-                try:
-                    client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    threading.Event().wait(0.05)
-        yield url, pool
+        with serving(create_app(pool)) as url:
+            yield url, pool
     finally:
-        server.should_exit = True
-        thread.join(30)
-        listener.close()
         pool.dispose()
 
 

@@ -19,7 +19,10 @@ import httpx
 import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
+from wiring_pipeline.api.access import API_ROLE
+from wiring_pipeline.api.server import APPLICATION_NAME
 from wiring_pipeline.domain.contract.metrics import METRICS
 from wiring_pipeline.domain.inventory.export import PROVENANCE_COLUMNS
 from wiring_pipeline.domain.inventory.listing import MAX_PAGE_SIZE
@@ -184,3 +187,21 @@ def test_export_opens_as_a_spreadsheet_with_provenance(served: Served):
     listing = served.get(f"/api/v1/partitions/{KEY}/assets", "client", all="true").json()
     assert len(sheet) == listing["total"]
     assert sheet["import_file"].eq("cmdb.csv").all() and sheet["source_row_number"].notna().all()
+
+
+def test_serve_logs_in_as_the_api_role_and_cannot_leave_it(served: Served):
+    assert served.get(f"/api/v1/partitions/{KEY}/health/wiring", "partition").status_code == 200
+    with served.stack.app_engine().connect() as conn:
+        logins = conn.execute(
+            text(
+                "SELECT DISTINCT usename FROM pg_stat_activity"
+                " WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": APPLICATION_NAME},
+        ).scalars()
+        assert set(logins) == {API_ROLE}
+        super_or_bypass = conn.execute(
+            text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = :role"),
+            {"role": API_ROLE},
+        ).scalar_one()
+    assert super_or_bypass is False

@@ -5,6 +5,10 @@ possession. Only the SHA-256 of the whole token is stored, so a leaked table gra
 nothing, and the stored and presented hashes are compared in constant time. The token is
 shown once, when created. Its scope is one partition, one client account (all of its
 engagements) or admin (every partition, and `/metrics`).
+
+The API's login cannot read `api_tokens` nor, before its tenant is set, the registry: what
+it needs (one token's row, recording its use, one key's ids) goes through the functions of
+revision 0013, which run as their owner and answer for one token id or one key only.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from wiring_pipeline.domain.core.schema import api_tokens, client_accounts
 from wiring_pipeline.domain.core.tenancy import (
     SLUG_PATTERN,
     PartitionKey,
+    TenantScope,
     UnknownTenantError,
     resolve_scope,
 )
@@ -38,10 +43,8 @@ LAST_USED_RESOLUTION_SECONDS = 60
 
 # Slugs come from the registry, so a token whose tenant was removed finds none (and fails).
 _TOKEN_ROWS_SQL = """
-    SELECT t.id, t.name, t.scope_kind, t.token_sha256, t.created_at, t.last_used_at,
-           t.revoked_at, c.slug AS client_slug, e.slug AS engagement_slug,
-           (t.last_used_at IS NULL
-            OR t.last_used_at < now() - make_interval(secs => :resolution)) AS stale
+    SELECT t.id, t.name, t.scope_kind, t.created_at, t.last_used_at, t.revoked_at,
+           c.slug AS client_slug, e.slug AS engagement_slug
     FROM migration.api_tokens t
     LEFT JOIN migration.client_accounts c ON c.id = t.scope_client_account_id
     LEFT JOIN migration.engagements e
@@ -162,14 +165,16 @@ def _scope_of(row) -> TokenScope | None:
 def authenticate(conn: Connection, presented: str | None) -> Principal | None:
     """The principal of a valid, unrevoked token; None for anything else, whatever the reason.
 
-    Records the use (at most once a minute per token, so a busy client does not turn
-    every read into a write on one row).
+    Records the use at most once a minute per token (a busy client does not turn every
+    read into a write on one row), and never waits for it: a token row another transaction
+    holds is skipped. Call it in a short transaction of its own, not in a long read: the
+    row lock of the write lasts until that transaction ends.
     """
     match = _TOKEN_PATTERN.fullmatch(presented or "")
     row = None
     if match:
         row = conn.execute(
-            text(_TOKEN_ROWS_SQL + " WHERE t.id = :id"),
+            text("SELECT * FROM migration.api_token(:id, :resolution)"),
             {"id": uuid.UUID(match.group(1)), "resolution": LAST_USED_RESOLUTION_SECONDS},
         ).one_or_none()
     stored = row.token_sha256 if row is not None else _NO_TOKEN_HASH
@@ -181,22 +186,29 @@ def authenticate(conn: Connection, presented: str | None) -> Principal | None:
         return None
     if row.stale:
         conn.execute(
-            text(
-                "UPDATE migration.api_tokens SET last_used_at = now() WHERE id = :id"
-                " AND (last_used_at IS NULL"
-                "      OR last_used_at < now() - make_interval(secs => :resolution))"
-            ),
+            text("SELECT migration.api_record_token_use(:id, :resolution)"),
             {"id": row.id, "resolution": LAST_USED_RESOLUTION_SECONDS},
         )
     return Principal(row.id, scope)
 
 
+def resolve_partition(conn: Connection, key: PartitionKey) -> TenantScope:
+    """The ids of the partition `key` names, as the API's login may look them up (it sees no
+    registry row before its tenant is set); UnknownTenantError, naming only `key`, if none."""
+    found = conn.execute(
+        text("SELECT * FROM migration.api_partition(:client, :engagement)"),
+        {"client": key.client_slug, "engagement": key.engagement_slug},
+    ).one_or_none()
+    if found is None:
+        raise UnknownTenantError(f"no partition {str(key)!r}")
+    return TenantScope(
+        found.client_account_id, found.engagement_id, key.client_slug, key.engagement_slug
+    )
+
+
 def list_tokens(conn: Connection) -> list[dict]:
     """Every token, oldest first, without anything that could authenticate."""
-    rows = conn.execute(
-        text(_TOKEN_ROWS_SQL + " ORDER BY t.created_at, t.id"),
-        {"resolution": LAST_USED_RESOLUTION_SECONDS},
-    ).all()
+    rows = conn.execute(text(_TOKEN_ROWS_SQL + " ORDER BY t.created_at, t.id")).all()
     return [_describe(row) for row in rows]
 
 
@@ -227,8 +239,5 @@ def revoke_token(conn: Connection, token_id: str) -> dict:
     ).scalar_one_or_none()
     if updated is None:
         raise TokenError(f"no token with id {token_id}")
-    row = conn.execute(
-        text(_TOKEN_ROWS_SQL + " WHERE t.id = :id"),
-        {"id": parsed, "resolution": LAST_USED_RESOLUTION_SECONDS},
-    ).one()
+    row = conn.execute(text(_TOKEN_ROWS_SQL + " WHERE t.id = :id"), {"id": parsed}).one()
     return _describe(row)

@@ -2,7 +2,9 @@
 
 By default only flow-based assets are listed (what the discovery flow produced); every
 discovery method on request. The page size is capped so that one request cannot pull a
-whole partition; the cap is reported, never applied silently.
+whole partition; the cap is reported, never applied silently. Pages are bounded too
+(`MAX_PAGE`), so no request turns into an OFFSET PostgreSQL cannot hold (a bigint), and a
+page past the last one is an empty page, answered from the count alone.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from wiring_pipeline.domain.core.tenancy import TenantScope
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
+#: Far beyond any partition (200 billion assets at the largest page size), far inside a bigint.
+MAX_PAGE = 1_000_000_000
 _COLUMNS = (
     assets.c.id,
     assets.c.name,
@@ -32,7 +36,7 @@ _COLUMNS = (
 
 
 class InventoryListingError(UserInputError):
-    """A page request that cannot be served (page or page size below 1)."""
+    """A page request that cannot be served (page or page size below 1, page past MAX_PAGE)."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,8 @@ def list_inventory_assets(
 ) -> InventoryPage:
     """One page of the partition's current inventory assets (retired ones too on request),
     oldest first."""
-    if page < 1:
-        raise InventoryListingError(f"page {page} is invalid: pages start at 1")
+    if not 1 <= page <= MAX_PAGE:
+        raise InventoryListingError(f"page {page} is invalid: pages run from 1 to {MAX_PAGE:,}")
     size, notice = cap_page_size(page_size)
     conditions = [
         *scope.where(assets),
@@ -96,13 +100,16 @@ def list_inventory_assets(
     if not include_retired:
         conditions.append(assets.c.current_phase.is_distinct_from(RETIRED_PHASE))
     total = conn.execute(select(func.count()).select_from(assets).where(*conditions)).scalar_one()
-    rows = conn.execute(
-        select(*_COLUMNS)
-        .where(*conditions)
-        .order_by(assets.c.created_at, assets.c.id)
-        .limit(size)
-        .offset((page - 1) * size)
-    ).all()
+    offset = (page - 1) * size
+    rows = []
+    if offset < total:  # past the last page there is nothing to skip through
+        rows = conn.execute(
+            select(*_COLUMNS)
+            .where(*conditions)
+            .order_by(assets.c.created_at, assets.c.id)
+            .limit(size)
+            .offset(offset)
+        ).all()
     items = [
         {
             key: (str(value) if key.endswith("id") and value is not None else value)

@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import text
 
+from wiring_pipeline.db.transactions import set_local_timeouts
 from wiring_pipeline.domain.access.tokens import (
     TokenError,
     authenticate,
@@ -103,3 +104,20 @@ def test_bad_requests_raise_with_a_reason(engine):
             revoke_token(conn, "abc")
         with pytest.raises(TokenError, match="no token"):
             revoke_token(conn, "00000000-0000-0000-0000-000000000000")
+
+
+def test_recording_a_use_never_waits_for_a_held_token_row(engine):
+    make_tenant(engine, "acme.dc-exit")
+    with engine.begin() as conn:
+        issued = create_token(conn, client_slug="acme")
+    with engine.connect() as holder, holder.begin():
+        holder.execute(
+            text("SELECT 1 FROM migration.api_tokens WHERE id = :id FOR UPDATE"), {"id": issued.id}
+        )
+        with engine.connect() as conn, conn.begin():
+            set_local_timeouts(conn, 2_000, 10_000)
+            assert authenticate(conn, issued.token).token_id == issued.id
+            assert list_tokens(conn)[0]["last_used_at"] is None  # skipped, not waited for
+    with engine.begin() as conn:
+        assert authenticate(conn, issued.token) is not None
+        assert list_tokens(conn)[0]["last_used_at"] is not None
