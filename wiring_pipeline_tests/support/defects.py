@@ -133,6 +133,12 @@ def write_defect_world(conn: Connection) -> DefectWorld:
     a4 = w.asset("one-way-from-record")
     w.raw(id=r4, asset_id=a4)
     violates("asymmetric_links", a1, a2, r2, r4)
+    # A re-import's history naming a successor that is gone, or of another engagement.
+    violates(
+        "raw_records_with_orphan_superseded_by",
+        w.raw(superseded_by=uuid.uuid4()),
+        w.raw(superseded_by=sibling.linked_raw_ids[0]),
+    )
     # Source rows of the import that became no asset: rejected in cleansing (processed, no
     # asset, a reason: no wiring defect, but incomplete) and rejected at load.
     violates(

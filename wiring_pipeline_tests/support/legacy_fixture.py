@@ -58,6 +58,7 @@ EXPECTED_HEALTH_AFTER = {
     "asymmetric_links": EXPECTED_UNREPAIRABLE["link_conflicts"],
     # The record rejected in cleansing: no wiring defect, and no backfill brings it back.
     "source_rows_not_in_inventory": 1,
+    "raw_records_with_orphan_superseded_by": 0,
 }
 
 

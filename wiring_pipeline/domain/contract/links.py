@@ -44,6 +44,13 @@ class Link:
         return f"{self.table.noun}_with_orphan_{self.name}"
 
     @property
+    def orphan_description(self) -> str:
+        return (
+            f"{self.table.rows} whose {self.column} names no {self.target.row} "
+            "of this tenant and engagement"
+        )
+
+    @property
     def foreign_key(self) -> str:
         return f"fk_{self.table.name}_{self.name}"
 

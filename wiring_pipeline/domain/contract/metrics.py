@@ -12,7 +12,8 @@ Everything else is derived from the declarations below, under the link's one nam
 
 A metric is data: a name, how bad a violation is, and one or more `Part`s, each a table
 and a predicate over its rows (alias `t`, already scoped to the partition). To add one,
-append a `Metric` to `METRICS`; a new link gets its orphan metric from `Link.orphan_metric`.
+append a `Metric` to `METRICS`; a new link gets its orphan metric (`ORPHAN_METRICS`, named
+by `Link.orphan_metric`) with no edit here.
 Not every metric is about a link: `source_rows_not_in_inventory` counts the source rows an
 import lost on the way to the inventory.
 Models: sqlmesh's built-in audits (a name plus a bad-rows query) and soda-core's checks
@@ -27,12 +28,17 @@ from typing import Literal
 from wiring_pipeline.domain.contract.links import (
     ASSET_REF,
     FLOW_REF,
+    LINKS,
     LINKS_BY_NAME,
     RAW_IMPORT_REF,
     Link,
     Severity,
 )
-from wiring_pipeline.domain.contract.states import REJECTED_PREFIX
+from wiring_pipeline.domain.contract.states import (
+    LOADED_IMPORT,
+    REJECTED_PREFIX,
+    is_latest_import,
+)
 from wiring_pipeline.domain.contract.tables import RAW_RECORDS, REJECTED_ROWS, SOURCE_FILE, Table
 from wiring_pipeline.domain.core.tenancy import tenant_filter
 
@@ -80,14 +86,14 @@ class Metric:
         return int((previous or {}).get(self.name, 0))
 
 
-def orphans(link: Link, description: str) -> Metric:
+def orphans(link: Link) -> Metric:
     """Rows whose link names no row of the partition (NULL is missing, not orphan)."""
     predicate = f"t.{link.column} IS NOT NULL AND NOT {link.target_exists()}"
     return Metric(
         link.orphan_metric,
         link.severity,
         link.blocking,
-        description,
+        link.orphan_description,
         (Part(link.table, predicate),),
     )
 
@@ -130,13 +136,12 @@ def one_way(name: str, pairs: tuple[Link, ...], description: str) -> Metric:
 
 
 #: The row `t` comes from the latest loaded import of its flow in the partition: what the
-#: flow's inventory now stands for (an earlier import's rows were superseded).
+#: flow's inventory now stands for (an earlier import's rows were superseded). The same
+#: standing the inventory applies and retires by (`states.is_latest_import`).
 _OF_LATEST_IMPORT = (
     f"EXISTS (SELECT 1 FROM migration.data_imports d WHERE {tenant_filter('d')} "
-    "AND d.id = t.data_import_id AND d.status = 'loaded' "
-    f"AND NOT EXISTS (SELECT 1 FROM migration.data_imports n WHERE {tenant_filter('n')} "
-    "AND n.discovery_flow_id = d.discovery_flow_id AND n.status = 'loaded' "
-    "AND (n.created_at, n.id) > (d.created_at, d.id)))"
+    f"AND d.id = t.data_import_id AND d.status = '{LOADED_IMPORT}' "
+    f"AND {is_latest_import('d')})"
 )
 
 
@@ -163,8 +168,12 @@ def not_in_inventory(name: str, description: str) -> Metric:
     )
 
 
+#: The orphan metric of every link of the contract, derived from `LINKS`: no link can lack
+#: one (it would read healthy while `wiring_constraints_job` refuses to validate its key).
+ORPHAN_METRICS: dict[str, Metric] = {link.name: orphans(link) for link in LINKS}
+
 #: DESIGN section 3, in its order; the names are the public contract (checks, JSON, alerts).
-METRICS: tuple[Metric, ...] = (
+_DESIGN_ORDER: tuple[Metric, ...] = (
     missing(
         FLOW_REF,
         "flow_based_assets_missing_discovery_flow_id",
@@ -183,11 +192,8 @@ METRICS: tuple[Metric, ...] = (
         # clears teaches people to ignore warnings, so it fails only when the count grows.
         fails_on="growth",
     ),
-    orphans(
-        RAW_IMPORT_REF,
-        "assets whose raw_import_records_id names no raw record of this tenant and engagement",
-    ),
-    orphans(ASSET_REF, "raw records whose asset_id names no asset of this tenant and engagement"),
+    ORPHAN_METRICS[RAW_IMPORT_REF.name],
+    ORPHAN_METRICS[ASSET_REF.name],
     Metric(
         "unprocessed_raw_records",
         "ERROR",
@@ -195,10 +201,7 @@ METRICS: tuple[Metric, ...] = (
         "raw records not yet processed (is_processed = false)",
         (Part(RAW_RECORDS, "NOT t.is_processed"),),
     ),
-    orphans(
-        FLOW_REF,
-        "assets whose discovery_flow_id names no discovery flow of this tenant and engagement",
-    ),
+    ORPHAN_METRICS[FLOW_REF.name],
     one_way(
         "asymmetric_links",
         (RAW_IMPORT_REF, ASSET_REF),
@@ -210,5 +213,11 @@ METRICS: tuple[Metric, ...] = (
         "source rows of the latest import of each flow that became no inventory asset"
         " (rejected at load or in cleansing)",
     ),
+)
+_PLACED = {metric.name for metric in _DESIGN_ORDER}
+#: Every metric: DESIGN 3's, then the orphan metrics of the links added since (in the order
+#: of `LINKS`: `raw_records_with_orphan_superseded_by`).
+METRICS: tuple[Metric, ...] = _DESIGN_ORDER + tuple(
+    metric for metric in ORPHAN_METRICS.values() if metric.name not in _PLACED
 )
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}

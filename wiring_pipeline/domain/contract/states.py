@@ -34,3 +34,25 @@ OPEN_RECORD_SQL = f"""{UNLINKED_RECORD_SQL}
         SELECT 1 FROM migration.assets a
         WHERE {tenant_filter("a")} AND a.raw_import_records_id = r.id)
 """
+
+#: `data_imports.status` of an import whose rows are in the partition (the others are
+#: `pending`, not read yet, and `failed`, never to be read).
+LOADED_IMPORT = "loaded"
+
+
+def is_latest_import(alias: str) -> str:
+    """The import `alias` is its flow's latest *loaded* import of the partition: the export
+    the flow's inventory now stands for.
+
+    One standing for every stage: the inventory applies this import's updates and
+    retirements, and health counts the rows it lost (DESIGN 3b). An import registered
+    later but not loaded yet (pending) or never to be (failed) says nothing about the
+    estate, so it does not make a loaded export stale: otherwise an `import` registered
+    between a run's load and inventory steps would turn that run's updates into history
+    and skip its retirements.
+    """
+    return f"""NOT EXISTS (
+        SELECT 1 FROM migration.data_imports later
+        WHERE {tenant_filter("later")} AND later.discovery_flow_id = {alias}.discovery_flow_id
+          AND later.status = '{LOADED_IMPORT}'
+          AND (later.created_at, later.id) > ({alias}.created_at, {alias}.id))"""

@@ -17,6 +17,16 @@ class Table:
     #: `id, name, created_at` of a sampled row, over alias `t`.
     sample_columns: str = "t.id, t.name, t.created_at"
 
+    @property
+    def rows(self) -> str:
+        """How a description calls its rows: `raw records`."""
+        return self.noun.replace("_", " ")
+
+    @property
+    def row(self) -> str:
+        """How a description calls one row: `raw record` (every noun is a plain plural)."""
+        return self.rows.removesuffix("s")
+
 
 ASSETS = Table("assets", "assets")
 RAW_RECORDS = Table(

@@ -1,16 +1,20 @@
-"""Planner statistics after a bulk write, so the next statement plans for the real size.
+"""Planner statistics after a bulk write, so no statement plans for a partition's old size.
 
 A partition that has just grown by a hundred thousand rows is, to statistics gathered
 before, a tenant with no rows at all; the planner then joins it with nested loops that
-take quadratic time. ANALYZE inside the writing transaction sees the transaction's own
-rows, and its statistics become visible to others only if the transaction commits.
+take quadratic time. Two remedies, one for each side of the commit:
 
-ANALYZE holds its table lock until commit, and a second ANALYZE of the table waits for
-it: two partitions writing in bulk at once would then queue behind each other until one
-hit its lock timeout and failed. So only one transaction at a time analyzes a table
-(a transaction-level advisory lock, tried, never waited for); the others go on without
-fresh statistics and, for the rest of their transaction, without the nested-loop joins
-that stale statistics make quadratic. Set-based bulk statements lose nothing by that.
+* **Inside the writing transaction**, the rest of it plans without nested loops
+  (`enable_nestloop` off, local to the transaction). Set-based bulk statements lose nothing
+  by that: they join whole partitions, which hash and merge joins do in linear time.
+* **After it commits**, the table is analyzed, so the next unit of work (the next stage of
+  the run, another tenant's) plans with the real size. ANALYZE holds SHARE UPDATE EXCLUSIVE
+  on the table until its transaction ends; run inside a step of minutes, on a table every
+  tenant shares, it would block autovacuum and `VALIDATE CONSTRAINT` (and every other
+  tenant's ANALYZE) for the whole step. So the domain only notes the table on the
+  connection (`conn.info`) and the owner of the transaction, `db/transactions.py`, runs
+  `analyze_sql` in a short transaction of its own once the unit of work has committed
+  (`take_pending`). A unit of work that rolls back leaves nothing to analyze.
 
 Only the columns the pipeline's plans filter and join on are analyzed: the sample of rows
 costs the same, but the wide text and JSON columns of an asset cost most of the time and
@@ -37,24 +41,28 @@ _PLANNED_COLUMNS = {
         "raw_import_records_id", "identity_key", "current_phase",
     ),
 }  # fmt: skip
+#: The key in `Connection.info` (which belongs to the DBAPI connection, so it outlives one
+#: checkout: the owner of a transaction empties it at both ends) of the tables to analyze.
+_PENDING = "wiring_pipeline.statistics.pending"
 
 
 def refresh_after_bulk_write(conn: Connection, table: str, rows_written: int) -> bool:
-    """ANALYZE `migration.<table>` after a large write; True when it did.
-
-    When another transaction is analyzing the table right now, plan without nested loops
-    for the rest of this transaction instead of waiting for it.
-    """
+    """After a large write to `migration.<table>`, plan the rest of this transaction without
+    nested loops and note the table to analyze once it commits; True when it was large."""
     if table not in _PLANNED_COLUMNS:
         raise ValueError(f"no statistics refresh for table {table!r}")
     if rows_written < ANALYZE_AFTER_ROWS:
         return False
-    ours = conn.execute(
-        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"wiring_pipeline:analyze:{table}"},
-    ).scalar_one()
-    if not ours:
-        conn.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
-        return False
-    conn.execute(text(f"ANALYZE migration.{table} ({', '.join(_PLANNED_COLUMNS[table])})"))
+    conn.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+    conn.info.setdefault(_PENDING, {})[table] = None  # a dict: insertion-ordered, no repeats
     return True
+
+
+def take_pending(conn: Connection) -> tuple[str, ...]:
+    """The tables noted since the last call, forgotten: for the owner of the transaction."""
+    return tuple(conn.info.pop(_PENDING, {}))
+
+
+def analyze_sql(table: str) -> str:
+    """The ANALYZE of a table `refresh_after_bulk_write` accepts, over its planned columns."""
+    return f"ANALYZE migration.{table} ({', '.join(_PLANNED_COLUMNS[table])})"

@@ -7,7 +7,7 @@ connection the caller owns, as set-based statements (`writes.py`):
 1. `write_inventory_assets` applies each open import of the partition, oldest first: the
    records whose identity key matches an asset of their flow update it in place (history
    kept), the others create assets, and a full export retires the assets it no longer has;
-   what it did is noted in a transaction-local table;
+   what it did is noted in a transaction-local table, emptied as each build starts;
 2. `link_raw_records` points each of those records at its asset (UPDATE … FROM) and marks
    the records they replaced as superseded.
 
@@ -131,7 +131,7 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
     indexes on the raw record link and on the flow's identity key), so two runs can never
     make two assets of one record or of one server.
     """
-    for statement in writes.CREATE_TEMP_TABLES:
+    for statement in writes.START_BUILD:
         conn.execute(text(statement))
     flows = _flow_params(conn, scope)
     imports = conn.execute(text(writes.OPEN_IMPORTS_SQL), scope.as_params()).all()

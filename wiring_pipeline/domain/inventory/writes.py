@@ -24,6 +24,7 @@ from wiring_pipeline.domain.contract.states import (
     INVENTORY_PHASE,
     OPEN_RECORD_SQL,
     RETIRED_PHASE,
+    is_latest_import,
 )
 from wiring_pipeline.domain.core.tenancy import tenant_filter
 
@@ -37,12 +38,16 @@ LINKED_KINDS = ("created", "updated", "unchanged", "revived", HISTORY)
 
 INCOMING = "pg_temp.inventory_incoming"
 CHANGES = "pg_temp.inventory_changes"
-CREATE_TEMP_TABLES = (
-    "CREATE TEMP TABLE IF NOT EXISTS inventory_incoming"
+#: The transaction-local tables of one inventory build, emptied as it starts: a second
+#: build in the same transaction (a caller's retry, a test) counts and links only its own
+#: changes, never the first one's again.
+START_BUILD = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {INCOMING.removeprefix('pg_temp.')}"
     " (raw_import_record_id uuid, identity_key text, asset_id uuid) ON COMMIT DROP",
-    "CREATE TEMP TABLE IF NOT EXISTS inventory_changes (asset_id uuid,"
+    f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES.removeprefix('pg_temp.')} (asset_id uuid,"
     " raw_import_record_id uuid, previous_record_id uuid, data_import_id uuid, change text,"
     " name text, asset_type text, environment text) ON COMMIT DROP",
+    f"TRUNCATE {INCOMING}, {CHANGES}",
 )
 
 _CAST = {"integer": "integer", "number": "numeric"}
@@ -237,15 +242,12 @@ WHERE {tenant_filter("r")} AND r.id = s.id
 
 #: The partition's imports with open cleansed records, in the order they were registered:
 #: a later export of a flow is applied after an earlier one, even within one run. Only the
-#: flow's latest import may retire assets: records of an older one that are processed late
+#: flow's latest loaded import (`is_latest_import`, the standing health measures by too)
+#: may update and retire assets: records of an older one that are processed late
 #: (re-queued by the backfill, say) say nothing about what the estate is now.
 OPEN_IMPORTS_SQL = f"""
 SELECT d.id, d.discovery_flow_id, d.is_partial,
-       NOT EXISTS (
-           SELECT 1 FROM migration.data_imports later
-           WHERE {tenant_filter("later")} AND later.discovery_flow_id = d.discovery_flow_id
-             AND later.status <> 'failed'
-             AND (later.created_at, later.id) > (d.created_at, d.id)) AS is_latest
+       {is_latest_import("d")} AS is_latest
 FROM migration.data_imports d
 WHERE {tenant_filter("d")}
   AND d.id IN (SELECT r.data_import_id FROM migration.raw_import_records r

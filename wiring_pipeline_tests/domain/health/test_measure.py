@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import insert, update
 
+from wiring_pipeline.domain.contract.links import SUPERSEDED_BY
 from wiring_pipeline.domain.contract.metrics import METRICS
 from wiring_pipeline.domain.core.schema import assets, raw_import_records
 from wiring_pipeline.domain.health.measure import SAMPLE_LIMIT, measure_wiring_health
@@ -17,9 +18,36 @@ from wiring_pipeline_tests.support.defects import build_defect_world
 ZERO = {m.name: 0 for m in METRICS}
 
 
+def add_superseded(engine, partition, successors) -> list[str]:
+    """Processed records of `partition`, each superseded by one of `successors`; ids as str."""
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            **partition.scope.as_params(),
+            "data_import_id": partition.data_import_id,
+            "row_number": 2000 + n,
+            "raw_data": {},
+            "is_processed": True,
+            "processing_notes": f"Superseded by {successor}",
+            "superseded_by": successor,
+        }
+        for n, successor in enumerate(successors)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(raw_import_records), rows)
+    return [str(row["id"]) for row in rows]
+
+
 @pytest.fixture()
 def world(engine):
-    return build_defect_world(engine)
+    """The defect world, with the superseded_by link's orphans too: every metric violated."""
+    world = build_defect_world(engine)
+    # Superseded by a record that is gone, and by one of the sibling engagement.
+    orphans = add_superseded(engine, world.broken, (uuid.uuid4(), world.sibling.linked_raw_ids[0]))
+    metric = SUPERSEDED_BY.orphan_metric
+    world.expected[metric] = world.expected.get(metric, 0) + len(orphans)
+    world.violating_ids.setdefault(metric, set()).update(orphans)
+    return world
 
 
 def measure(engine, scope, detail=False):
@@ -32,6 +60,20 @@ def test_every_metric_equals_its_defect_count(engine, world):
     assert set(world.expected) == set(ZERO)
     assert health.metrics == world.expected
     assert health.health_status == "unhealthy"
+
+
+def test_a_record_superseded_by_no_record_of_the_partition_reads_unhealthy(engine):
+    world = build_defect_world(engine)
+    clean = world.neighbour
+    # Superseded by a record that is gone, by another tenant's, and by one of its own.
+    successors = (uuid.uuid4(), world.sibling.linked_raw_ids[0], clean.linked_raw_ids[0])
+    *orphans, _history = add_superseded(engine, clean, successors)
+
+    health = measure(engine, clean.scope, detail=True)
+
+    assert health.metrics == {**ZERO, SUPERSEDED_BY.orphan_metric: 2}
+    assert health.health_status == "unhealthy"
+    assert {s["id"] for s in health.samples[SUPERSEDED_BY.orphan_metric]} == set(orphans)
 
 
 def test_clean_neighbours_stay_healthy(engine, world):
@@ -92,7 +134,9 @@ def test_demo_baseline_matches_the_seeded_defects(engine, tmp_path):
         seeded = seed_demo(conn, tmp_path / "files", tmp_path / "imports")
     for item, partition in zip(seeded, DEMO_PARTITIONS):
         health = measure(engine, item.scope)
-        assert health.metrics == partition.legacy.expected_metrics(), partition.key
+        # Legacy rows predate re-imports: no successor link to be an orphan.
+        expected = {SUPERSEDED_BY.orphan_metric: 0, **partition.legacy.expected_metrics()}
+        assert health.metrics == expected, partition.key
 
 
 def test_history_keeps_the_first_snapshot_as_baseline(engine, world):
