@@ -70,7 +70,7 @@ def load(conn: Connection, scope: TenantScope) -> int:
             f"""
             INSERT INTO migration.raw_import_records
                 (client_account_id, engagement_id, data_import_id, row_number, raw_data)
-            SELECT :client_account_id, :engagement_id, :data_import_id, s.row_number,
+            SELECT :client_account_id, :engagement_id, :data_import_id, s.row_number + 1,
                    jsonb_build_object({pairs})
             FROM bench_floor_stage s
             """
@@ -278,11 +278,16 @@ _METRICS_SQL = text(
             count(*) FILTER (WHERE r.asset_id IS NOT NULL AND a.id IS NULL) AS orphan_asset_ref,
             count(*) FILTER (WHERE NOT r.is_processed) AS unprocessed,
             count(*) FILTER (WHERE a.id IS NOT NULL
-                               AND a.raw_import_records_id IS DISTINCT FROM r.id) AS asymmetric
+                               AND a.raw_import_records_id IS DISTINCT FROM r.id) AS asymmetric,
+            count(*) FILTER (WHERE r.superseded_by IS NOT NULL AND n.id IS NULL)
+                AS orphan_superseded_by
         FROM migration.raw_import_records r
         LEFT JOIN migration.assets a
           ON {tenant_filter("a")}
          AND a.id = r.asset_id
+        LEFT JOIN migration.raw_import_records n
+          ON {tenant_filter("n")}
+         AND n.id = r.superseded_by
         WHERE {tenant_filter("r")}
     )
     SELECT s.flow_missing AS flow_based_assets_missing_discovery_flow_id,
@@ -291,14 +296,15 @@ _METRICS_SQL = text(
            w.orphan_asset_ref AS raw_records_with_orphan_asset_ref,
            w.unprocessed AS unprocessed_raw_records,
            s.orphan_flow_ref AS assets_with_orphan_flow_ref,
-           s.asymmetric + w.asymmetric AS asymmetric_links
+           s.asymmetric + w.asymmetric AS asymmetric_links,
+           w.orphan_superseded_by AS raw_records_with_orphan_superseded_by
     FROM asset_side s CROSS JOIN raw_side w
     """
 )
 
 
 def count_metrics(conn: Connection, scope: TenantScope) -> dict[str, int]:
-    """The seven wiring metrics in one pass over each table.
+    """The wiring metrics (all but completeness) in one pass over each table.
 
     The pipeline counts each metric with its own `NOT EXISTS`; here one left join per
     side classifies every row at once (orphan, asymmetric or fine), which is the least a

@@ -34,8 +34,9 @@ from wiring_pipeline.domain.core.errors import UserInputError
 from wiring_pipeline.domain.core.tenancy import TenantScope
 from wiring_pipeline.domain.health.measure import COUNTS_SQL, measure_wiring_health
 from wiring_pipeline.domain.health.snapshots import record_snapshot
+from wiring_pipeline.domain.ingest.flows import add_flow, find_flow
 from wiring_pipeline.domain.ingest.loading import load_pending_imports
-from wiring_pipeline.domain.ingest.registry import add_flow, add_tenant, find_flow, register_import
+from wiring_pipeline.domain.ingest.registry import add_tenant, register_import
 from wiring_pipeline.domain.inventory.build import build_inventory
 from wiring_pipeline.resources import embedded
 from wiring_pipeline.samples.cmdb_generator import (

@@ -18,9 +18,10 @@ from wiring_pipeline.cli.constraints import constraints
 from wiring_pipeline.cli.db import db
 from wiring_pipeline.cli.demo import demo
 from wiring_pipeline.cli.dev import dev
+from wiring_pipeline.cli.flows import flow
 from wiring_pipeline.cli.health import health
 from wiring_pipeline.cli.inventory import inventory
-from wiring_pipeline.cli.registry import flow, import_file, tenant
+from wiring_pipeline.cli.registry import import_file, tenant
 from wiring_pipeline.cli.run import run
 from wiring_pipeline.cli.serve import serve
 from wiring_pipeline.cli.token import token

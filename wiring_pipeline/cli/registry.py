@@ -1,23 +1,19 @@
-"""`tenant`, `flow` and `import`: registering what the pipeline works on."""
+"""`tenant` and `import`: registering what the pipeline works on (flows: `flows.py`)."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from pathlib import Path
 
 import click
 
 from wiring_pipeline import settings
 from wiring_pipeline.cli.common import (
-    BadInput,
     echo_json,
     engine,
-    read_partition,
     unit_of_work,
 )
 from wiring_pipeline.domain.core.tenancy import list_partition_keys
-from wiring_pipeline.domain.ingest import registry
+from wiring_pipeline.domain.ingest import flows, registry
 
 
 @click.group()
@@ -42,75 +38,6 @@ def tenant_list() -> None:
     with engine().connect() as conn:
         for key in list_partition_keys(conn):
             click.echo(key)
-
-
-@click.group()
-def flow() -> None:
-    """Discovery flows and their field mappings."""
-
-
-@flow.command("add")
-@click.option("--partition", "partition_key", required=True, help="<client_slug>.<engagement_slug>")
-@click.option(
-    "--mappings",
-    "mappings_file",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON file of source column -> target field.",
-)
-@click.option("--name", "flow_name", help="A name to refer to the flow by.")
-@click.option("--flow-id", type=click.UUID, help="Keep an existing flow_id (default: new).")
-@click.option(
-    "--key",
-    "identity_key",
-    multiple=True,
-    help="Source column identifying an asset across re-imports (repeatable; default: the "
-    "column mapped to hostname, else to name).",
-)
-def flow_add(
-    partition_key: str,
-    mappings_file: Path,
-    flow_name: str | None,
-    flow_id: uuid.UUID | None,
-    identity_key: tuple[str, ...],
-) -> None:
-    """Add a discovery flow to a partition."""
-    try:
-        mappings = json.loads(mappings_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BadInput(f"{mappings_file}: not a JSON file: {error}") from error
-    with unit_of_work(partition_key) as work:
-        row = registry.add_flow(
-            work.conn,
-            work.scope,
-            mappings,
-            flow_name=flow_name,
-            flow_id=flow_id,
-            identity_key=identity_key,
-        )
-    echo_json(
-        {
-            key: row[key]
-            for key in (
-                "id",
-                "flow_id",
-                "master_flow_id",
-                "flow_name",
-                "field_mappings_version_id",
-                "field_mappings",
-                "identity_key_columns",
-            )
-        }
-    )
-
-
-@flow.command("list")
-@click.option("--partition", "partition_key", required=True)
-def flow_list(partition_key: str) -> None:
-    """List a partition's discovery flows."""
-    with read_partition(partition_key) as work:
-        flows = registry.list_flows(work.conn, work.scope)
-    echo_json(flows)
 
 
 @click.command("import")
@@ -147,7 +74,7 @@ def import_file(
     is printed with `duplicate_of`.
     """
     with unit_of_work(partition_key) as work:
-        flow_row = registry.find_flow(work.conn, work.scope, flow_ref)
+        flow_row = flows.find_flow(work.conn, work.scope, flow_ref)
         row = registry.register_import(
             work.conn,
             work.scope,

@@ -77,7 +77,7 @@ def summary_lines(report: ImportReport) -> str:
     lines = [
         f"import {name}: {report.source_rows} source rows: {report.loaded_rows} loaded, "
         f"{report.rejected_rows} rejected at load, {in_cleansing} rejected in cleansing, "
-        f"{report.assets_created} assets created"
+        f"{report.in_inventory} in the inventory"
         + (f", {report.unprocessed} not processed" if report.unprocessed else "")
     ]
     for title, counts in (

@@ -16,7 +16,8 @@ from sqlalchemy import Connection, insert, null, text
 
 from wiring_pipeline.domain.core.schema import assets, data_imports, raw_import_records
 from wiring_pipeline.domain.core.tenancy import TenantScope
-from wiring_pipeline.domain.ingest.registry import add_flow, add_tenant
+from wiring_pipeline.domain.ingest.flows import add_flow
+from wiring_pipeline.domain.ingest.registry import add_tenant
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS
 
 
@@ -85,6 +86,7 @@ class PartitionRows:
             "processed_at": None,
             "processing_notes": self.processed_note if processed else None,
             "asset_id": None,
+            "superseded_by": None,
         }
         _override(row, values)
         if row["cleansed_data"] is None:

@@ -28,7 +28,8 @@ from wiring_pipeline.domain.core.schema import (
     wiring_health_snapshots,
 )
 from wiring_pipeline.domain.core.tenancy import TenantScope
-from wiring_pipeline.domain.ingest.registry import add_flow, add_tenant, register_import
+from wiring_pipeline.domain.ingest.flows import add_flow
+from wiring_pipeline.domain.ingest.registry import add_tenant, register_import
 from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline.samples.broken_rows import PartitionRows, add_loaded_import
 
@@ -67,6 +68,8 @@ class LegacyDefects:
             "asymmetric_links": self.assets_linked_one_way + self.raw_records_linked_one_way,
             # No import is loaded yet: no source row can have missed the inventory.
             "source_rows_not_in_inventory": 0,
+            # Legacy rows predate re-imports: no record names a successor.
+            "raw_records_with_orphan_superseded_by": 0,
         }
 
 

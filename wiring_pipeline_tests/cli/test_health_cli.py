@@ -24,14 +24,18 @@ def test_health_prints_the_plan_shape_and_exits_by_verdict(engine):
     healthy = run("health", "--partition", world.neighbour.scope.partition_key)
     assert healthy.exit_code == 0, healthy.output
     report = json.loads(healthy.stdout)
-    assert set(report) == {"metrics", "health_status", "tenant", "samples"}
+    assert set(report) == {"metrics", "health_status", "completeness", "tenant", "samples"}
     assert report["health_status"] == "healthy" and report["samples"] is None
+    assert report["completeness"] == "complete"
     assert report["tenant"]["partition_key"] == world.neighbour.scope.partition_key
 
     broken = run("health", "--partition", world.broken.scope.partition_key, "--detail")
     assert broken.exit_code == 1
     report = json.loads(broken.stdout)
     assert report["metrics"] == world.expected and report["health_status"] == "unhealthy"
+    assert report["completeness"] == (
+        "incomplete" if world.expected["source_rows_not_in_inventory"] else "complete"
+    )
     assert set(report["samples"]) == {m.name for m in METRICS}
 
     everything = run("health", "--all")

@@ -29,7 +29,16 @@ def flow_for(engine, tmp_path):
     def add(mappings: dict, name: str = "cmdb") -> str:
         path = tmp_path / f"{name}.mappings.json"
         path.write_text(json.dumps(mappings), encoding="utf-8")
-        added = invoke("flow", "add", "--partition", KEY, "--mappings", str(path), "--name", name)
+        # A flow must map or set every critical field; what these files lack is set.
+        sets = [
+            arg
+            for field in ("name", "asset_type", "environment")
+            if field not in mappings.values()
+            for arg in ("--set", f"{field}=unknown")
+        ]
+        added = invoke(
+            "flow", "add", "--partition", KEY, "--mappings", str(path), "--name", name, *sets
+        )
         assert added.exit_code == 0, added.output
         return name
 
@@ -103,8 +112,9 @@ def test_a_complete_run_exits_0_and_accounts_for_every_row(engine, tmp_path, flo
     assert json.loads(imported.stdout)["encoding"] == "utf-8"
     result = invoke("run", "--partition", KEY)
     assert result.exit_code == 0, result.output
-    assert "1 source rows: 1 loaded, 0 rejected at load, 0 rejected in cleansing, 1 assets" in (
-        result.stderr
+    assert (
+        "1 source rows: 1 loaded, 0 rejected at load, 0 rejected in cleansing, 1 in the inventory"
+        in (result.stderr)
     )
 
 
@@ -125,8 +135,9 @@ def test_rows_rejected_at_load_or_in_cleansing_make_run_exit_1(engine, tmp_path,
     health = json.loads(result.stdout)
     assert health["health_status"] == "healthy"
     assert health["metrics"]["source_rows_not_in_inventory"] == 3
-    assert "5 source rows: 3 loaded, 2 rejected at load, 0 rejected in cleansing, 3 assets" in (
-        result.stderr
+    assert (
+        "5 source rows: 3 loaded, 2 rejected at load, 0 rejected in cleansing, 3 in the inventory"
+        in (result.stderr)
     )
     assert "rejected in cleansing: Rejected: missing critical field(s): environment (1)" in (
         result.stderr

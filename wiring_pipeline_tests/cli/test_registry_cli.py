@@ -28,7 +28,16 @@ def test_tenant_flow_import_round_trip(engine, tmp_path):
     mappings = tmp_path / "mappings.json"
     mappings.write_text(json.dumps({"Asset Name": "name", "CI Class": "asset_type"}))
     flow = run(
-        "flow", "add", "--partition", "acme.dc-exit", "--mappings", str(mappings), "--name", "cmdb"
+        "flow",
+        "add",
+        "--partition",
+        "acme.dc-exit",
+        "--mappings",
+        str(mappings),
+        "--name",
+        "cmdb",
+        "--set",
+        "environment=production",
     )
     assert flow.exit_code == 0, flow.output
     flow_id = json.loads(flow.output)["flow_id"]
@@ -69,7 +78,8 @@ def test_a_repeated_tenant_add_succeeds_and_a_repeated_flow_id_is_one_line(engin
     mappings = tmp_path / "mappings.json"
     mappings.write_text(json.dumps({"Asset Name": "name", "CI Class": "asset_type"}))
     flow_id = "3f2b8a4e-1c5d-4e6f-9a7b-0c1d2e3f4a5b"
-    add = ("flow", "add", "--partition", "acme.dc-exit", "--mappings", str(mappings))
+    add = ("flow", "add", "--partition", "acme.dc-exit", "--mappings", str(mappings), "--set")
+    add = (*add, "environment=test")
     assert run(*add, "--flow-id", flow_id, "--name", "cmdb").exit_code == 0
     taken = run(*add, "--flow-id", flow_id, "--name", "cmdb again")
     assert taken.exit_code == 2

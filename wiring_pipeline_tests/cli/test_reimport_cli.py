@@ -30,9 +30,10 @@ def test_flow_add_key_is_repeatable_and_defaults_to_the_hostname_column(engine, 
     assert json.loads(default.stdout)["identity_key_columns"] == ["Hostname"]
     explicit = add_flow(tmp_path, data.MAPPINGS, "Rack", "Environment")
     assert json.loads(explicit.stdout)["identity_key_columns"] == ["Rack", "Environment"]
-    no_default = add_flow(tmp_path, {"CI Class": "asset_type"})
-    assert no_default.exit_code == 2
-    assert "give the identity key with --key" in no_default.output
+    no_name = add_flow(tmp_path, {"CI Class": "asset_type", "Environment": "environment"})
+    assert no_name.exit_code == 2
+    assert "neither maps nor sets the critical field(s) name:" in no_name.output
+    assert len(no_name.output.strip().splitlines()) == 1
 
 
 def test_weekly_reimports_from_the_command_line(engine, tmp_path):

@@ -3,6 +3,8 @@
 Every builder writes its file and returns a `Shape`: the flow's mappings, the rows the raw
 records must hold (by row number), and the rows that must be rejected at load (by row
 number and reason fragment), so a test asserts the exact row accounting and the values.
+Row numbers are where a person finds the row (DESIGN 3d): the CSV line (the header is line
+1), the spreadsheet row, the line of JSON Lines, the element's place in a JSON array.
 """
 
 from __future__ import annotations
@@ -14,7 +16,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from openpyxl import Workbook
+
+#: Real third-party exports, kept beside the project and never copied into it.
+REAL_EXPORTS = Path(__file__).resolve().parents[2].parent / "shared" / "real_exports"
+
+
+def real_export(name: str) -> Path:
+    """A real export by file name; the test is skipped where the files are not checked out."""
+    path = REAL_EXPORTS / name
+    if not path.is_file():
+        pytest.skip(f"real export {name} is not at {REAL_EXPORTS}")
+    return path
+
 
 #: The servers every text shape carries, with accents in the name and the owner.
 SERVERS = [
@@ -43,6 +58,8 @@ class Shape:
     rejected: dict[int, str] = field(default_factory=dict)
     encoding: str | None = None
     sheet_name: str | None = None
+    #: Where a JSON document keeps its records (the flow's spec says it too).
+    records_path: str | None = None
 
     @property
     def source_rows(self) -> int:
@@ -59,22 +76,23 @@ def windows_1252_semicolon(tmp: Path) -> Shape:
     """A CSV saved by a European Excel: Windows-1252, `;`, CRLF, an accented header."""
     path = tmp / "servers-excel-de.csv"
     path.write_bytes(_delimited(SERVERS, ";").encode("cp1252"))
-    return Shape(path, MAPPINGS, dict(enumerate(SERVERS, start=1)), encoding="cp1252")
+    return Shape(path, MAPPINGS, dict(enumerate(SERVERS, start=2)), encoding="cp1252")
 
 
 def utf16_tab(tmp: Path) -> Shape:
     """Excel's "Unicode Text": UTF-16 LE with a BOM, tab-separated."""
     path = tmp / "servers-unicode.txt"
     path.write_bytes(_delimited(SERVERS, "\t").encode("utf-16"))
-    return Shape(path, MAPPINGS, dict(enumerate(SERVERS, start=1)), encoding="utf-16")
+    return Shape(path, MAPPINGS, dict(enumerate(SERVERS, start=2)), encoding="utf-16")
 
 
 def sep_line(tmp: Path) -> Shape:
-    """`sep=;` first line (Excel's hint), UTF-8, a comma inside a cell."""
+    """`sep=;` first line (Excel's hint), UTF-8, a comma inside a cell: the `sep=` line is
+    line 1, so the header is line 2 and the first server line 3."""
     rows = [dict(row, **{"CI Class": "Server, physical"}) for row in SERVERS]
     path = tmp / "servers-sep.csv"
     path.write_bytes(("sep=;\r\n" + _delimited(rows, ";")).encode("utf-8"))
-    return Shape(path, MAPPINGS, dict(enumerate(rows, start=1)), encoding="utf-8")
+    return Shape(path, MAPPINGS, dict(enumerate(rows, start=3)), encoding="utf-8")
 
 
 def decimal_commas(tmp: Path) -> Shape:
@@ -87,7 +105,7 @@ def decimal_commas(tmp: Path) -> Shape:
     path = tmp / "decimal-commas.csv"
     path.write_bytes(_delimited(rows, ";").encode("utf-8"))
     mappings = {**{k: v for k, v in MAPPINGS.items() if k != "Propriétaire"}, "RAM": "memory_gb"}
-    return Shape(path, mappings, dict(enumerate(rows, start=1)), encoding="utf-8")
+    return Shape(path, mappings, dict(enumerate(rows, start=2)), encoding="utf-8")
 
 
 def header_case(tmp: Path) -> Shape:
@@ -97,7 +115,7 @@ def header_case(tmp: Path) -> Shape:
         "ASSET NAME,ci class, Environment ,PROPRIÉTAIRE\nweb-1,Server,Production,Ann\n",
         encoding="utf-8",
     )
-    loaded = {1: {"Asset Name": "web-1", "CI Class": "Server", "Environment": "Production",
+    loaded = {2: {"Asset Name": "web-1", "CI Class": "Server", "Environment": "Production",
                   "Propriétaire": "Ann"}}  # fmt: skip
     return Shape(path, MAPPINGS, loaded, encoding="utf-8")
 
@@ -148,7 +166,8 @@ def nested_json(tmp: Path) -> Shape:
 
 def messy_workbook(tmp: Path) -> Shape:
     """A hidden lookup sheet first; a title row; an unnamed empty column; `Notes` twice;
-    a merged Environment cell over two rows; `#N/A`; a date; a formula with its result."""
+    a merged Environment cell over two rows; `#N/A`; a date; a formula with its result.
+    The header is on row 3 (a title, an empty row), so the servers are rows 4 and 5."""
     workbook = Workbook()
     lookup = workbook.active
     lookup.title = "Lookup"
@@ -171,14 +190,73 @@ def messy_workbook(tmp: Path) -> Shape:
     mappings = {"Asset Name": "name", "CI Class": "asset_type", "Environment": "environment",
                 "Memory": "memory_gb", "Cores": "cpu_cores"}  # fmt: skip
     loaded = {
-        1: {"Asset Name": "srv-1", "CI Class": "Server", "Environment": "Production",
+        4: {"Asset Name": "srv-1", "CI Class": "Server", "Environment": "Production",
             "Notes": "a", "Notes_2": "b", "Memory": "16", "Purchased": "2023-04-01",
             "Cores": "8"},
-        2: {"Asset Name": "srv-2", "CI Class": "Server", "Environment": "Production",
+        5: {"Asset Name": "srv-2", "CI Class": "Server", "Environment": "Production",
             "Notes": "c", "Notes_2": "", "Memory": "#N/A", "Purchased": "2023-04-02T13:30:00",
             "Cores": "2"},
     }  # fmt: skip
     return Shape(path, mappings, loaded, sheet_name="Servers")
+
+
+EC2_RECORDS_PATH = "Reservations[].Instances[]"
+
+
+def ec2_instances(tmp: Path) -> Shape:
+    """`aws ec2 describe-instances` as the CLI writes it: one object wrapping reservations,
+    tags as Key/Value pairs (one instance untagged, named by its id instead), network
+    interfaces (a list of objects, kept as JSON text), and an `Instances` element that is not
+    an object (rejected and kept). Records are numbered by their place, from 1."""
+
+    def instance(number: int, tags: dict[str, str] | None) -> dict:
+        item = {
+            "InstanceId": f"i-{number:017x}",
+            "InstanceType": "t3.micro",
+            "State": {"Code": 16, "Name": "running"},
+            "NetworkInterfaces": [{"NetworkInterfaceId": f"eni-{number}"}],
+        }
+        if tags is not None:
+            item["Tags"] = [{"Key": key, "Value": value} for key, value in tags.items()]
+        return item
+
+    web = instance(1, {"Name": "web-1", "Environment": "Production"})
+    db = instance(
+        2, {"Environment": "Test", "Name": "db-1", "aws:cloudformation:stack-name": "app"}
+    )
+    untagged = instance(3, None)
+    document = {
+        "Reservations": [
+            {"Groups": [], "Instances": [web, db], "OwnerId": "1234", "ReservationId": "r-1"},
+            {"Groups": [], "Instances": [untagged, "not an instance"], "OwnerId": "1234"},
+        ]
+    }
+    path = tmp / "describe-instances.json"
+    path.write_text(json.dumps(document, indent=4), encoding="utf-8")
+    spec = {
+        "mappings": {"Tags.Name": "name", "InstanceId": "name", "InstanceType": "instance_type",
+                     "Tags.Environment": "environment"},
+        "constants": {"asset_type": "virtual_machine", "environment": "unknown"},
+        "key": ["InstanceId"],  # what identifies an instance; not every one has a Name tag
+        "records_path": EC2_RECORDS_PATH,
+    }  # fmt: skip
+
+    def cells(item: dict, tags: dict[str, str]) -> dict[str, str]:
+        return {
+            "InstanceId": item["InstanceId"], "InstanceType": "t3.micro", "State.Code": "16",
+            "State.Name": "running", "NetworkInterfaces": json.dumps(item["NetworkInterfaces"]),
+            **{f"Tags.{key}": value for key, value in tags.items()},
+        }  # fmt: skip
+
+    loaded = {
+        1: cells(web, {"Name": "web-1", "Environment": "Production"}),
+        2: cells(
+            db, {"Environment": "Test", "Name": "db-1", "aws:cloudformation:stack-name": "app"}
+        ),
+        3: cells(untagged, {}),
+    }
+    rejected = {4: "is a JSON str, not an object"}
+    return Shape(path, spec, loaded, rejected, "utf-8", records_path=EC2_RECORDS_PATH)
 
 
 def _cache_formula_result(path: Path, member: str, formula: str, value: str) -> None:
@@ -206,5 +284,6 @@ SHAPES = {
         jsonl_bom_broken,
         nested_json,
         messy_workbook,
+        ec2_instances,
     )
 }

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 
 from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.domain.core.tenancy import TenantScope
-from wiring_pipeline.domain.ingest.registry import add_flow, add_tenant
+from wiring_pipeline.domain.ingest.flows import add_flow
+from wiring_pipeline.domain.ingest.registry import add_tenant
 from wiring_pipeline.samples.cmdb_generator import CMDB_FIELD_MAPPINGS
 
 

@@ -25,6 +25,7 @@ from wiring_pipeline.domain.cleansing.values import (
     value_sql,
 )
 from wiring_pipeline.domain.contract.fields import CRITICAL_FIELDS, INVENTORY_FIELDS
+from wiring_pipeline.domain.contract.flow_spec import UNITS, ordered_mappings
 from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL, REJECTED_PREFIX
 from wiring_pipeline.domain.core.statistics import refresh_after_bulk_write
 from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
@@ -73,10 +74,19 @@ END"""
 
 
 def cleanse_statement(
-    mappings: dict[str, str], key_columns: list[str] | None = None, *, sql_json: bool = True
+    mappings: dict[str, str],
+    key_columns: list[str] | None = None,
+    *,
+    units: dict[str, str] | None = None,
+    constants: dict[str, str] | None = None,
+    sql_json: bool = True,
 ) -> tuple[str, dict[str, str]]:
     """The one statement that cleanses one flow's open records, and its binds (none when the
     flow maps no inventory field: nothing to cleanse with).
+
+    A field's cell is the first non-empty one of the columns mapped to it, in the spec's
+    order, else the flow's constant for it; a size is converted from its column's unit
+    (`units`) to the field's (DESIGN 3d).
 
     One pass over the records: each cell is extracted, cleaned and typed once (`OFFSET 0`
     keeps each step a subquery of its own: merged, a value would be computed again at every
@@ -100,12 +110,27 @@ def cleanse_statement(
         for i, (source, target) in enumerate(mappings.items())
         if target in INVENTORY_FIELDS
     }
-    targets = [mappings[source] for source in sources.values()]
-    extracted = ", ".join(f"r.raw_data ->> :{bind} AS s_{t}" for bind, t in zip(sources, targets))
-    cleaned = ", ".join(f"{clean_sql(f's_{t}')} AS t_{t}" for t in targets)
+    constant_binds = {
+        f"const_{target}": value
+        for target, value in (constants or {}).items()
+        if target in INVENTORY_FIELDS
+    }
+    columns_of: dict[str, list[str]] = {}
+    for bind, source in sources.items():
+        columns_of.setdefault(mappings[source], []).append(bind)
+    for bind in constant_binds:
+        columns_of.setdefault(bind.removeprefix("const_"), [])
+    targets = list(columns_of)
+    extracted = ", ".join(f"r.raw_data ->> :{bind} AS s_{bind}" for bind in sources)
+    cleaned = ", ".join(
+        f"{_first_cell(columns_of[t], t in (constants or {}), t)} AS t_{t}"
+        + (f", {factor} AS f_{t}" if (factor := _factor_sql(columns_of[t], sources, units)) else "")
+        for t in targets
+    )
     parsed = ", ".join(
         f"t_{t}, CASE WHEN {excel_error_sql(f't_{t}')} THEN NULL"
-        f" ELSE {value_sql(INVENTORY_FIELDS[t], f't_{t}')} END AS v_{t}"
+        f" ELSE {_sized(value_sql(INVENTORY_FIELDS[t], f't_{t}'), t, columns_of, sources, units)}"
+        f" END AS v_{t}"
         for t in targets
     )
     if sql_json:
@@ -189,8 +214,38 @@ def cleanse_statement(
                 SELECT verdict, count(*) AS records FROM summarised GROUP BY 1) AS by_verdict)
                AS verdicts
     """,
-        sources | key_binds if sources else {},
+        sources | constant_binds | key_binds if sources or constant_binds else {},
     )
+
+
+def _first_cell(binds: list[str], has_constant: bool, target: str) -> str:
+    """The field's cleaned cell: the first non-empty of its columns, then its constant."""
+    cells = [clean_sql(f"s_{bind}") for bind in binds]
+    if has_constant:
+        cells.append(clean_sql(f"CAST(:const_{target} AS text)"))
+    return cells[0] if len(cells) == 1 else f"coalesce({', '.join(cells)})"
+
+
+def _factor_sql(binds: list[str], sources: dict[str, str], units: dict[str, str] | None) -> str:
+    """The factor from the unit of the column that gave the cell to the field's unit ('' when
+    every column is in the field's unit already)."""
+    factors = [UNITS[(units or {}).get(sources[bind], "GiB")] for bind in binds]
+    if all(factor == 1 for factor in factors):
+        return ""
+    if len(set(factors)) == 1:
+        return f"{factors[0]}::numeric"
+    cases = " ".join(
+        f"WHEN s_{bind} IS NOT NULL AND btrim(s_{bind}) <> '' THEN {factor}::numeric"
+        for bind, factor in zip(binds, factors)
+    )
+    return f"CASE {cases} ELSE 1::numeric END"
+
+
+def _sized(value: str, target: str, columns_of, sources, units) -> str:
+    """A size converted to the field's unit: 4096 MiB reads 4 (GiB), rounded to 6 places."""
+    if not _factor_sql(columns_of[target], sources, units):
+        return value
+    return f"trim_scale(round(({value}) * f_{target}, 6))"
 
 
 #: Archived values of one flow's records about to be cleansed again (re-queued by the
@@ -214,7 +269,8 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
     flows = conn.execute(
         text(
             f"""
-            SELECT id, field_mappings, field_mappings_version_id, identity_key_columns
+            SELECT id, field_mappings, field_mappings_version_id, identity_key_columns,
+                   field_units, field_constants, field_mapping_order
             FROM migration.discovery_flows
             WHERE {tenant_filter()}
             ORDER BY created_at, id
@@ -228,7 +284,11 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
     for flow in flows:
         key_columns = list(flow.identity_key_columns or [])
         statement, sources = cleanse_statement(
-            dict(flow.field_mappings or {}), key_columns, sql_json=has_sql_json(conn)
+            ordered_mappings(flow._mapping),
+            key_columns,
+            units=dict(flow.field_units or {}),
+            constants=dict(flow.field_constants or {}),
+            sql_json=has_sql_json(conn),
         )
         if not sources:
             continue  # a legacy flow without mappings: nothing to cleanse its records with

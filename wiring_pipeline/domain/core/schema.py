@@ -72,6 +72,12 @@ discovery_flows = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("identity_key_columns", ARRAY(Text)),
+    Column("field_mapping_order", ARRAY(Text)),
+    Column("field_units", JSONB, nullable=False),
+    Column("field_constants", JSONB, nullable=False),
+    Column("sheet_name", Text),
+    Column("records_path", Text),
+    Column("profile", Text),
 )
 
 data_imports = Table(
@@ -138,6 +144,15 @@ assets = Table(
     Column("serial_number", Text),
     Column("manufacturer", Text),
     Column("model", Text),
+    Column("power_state", Text),
+    Column("bios_uuid", Text),
+    Column("fqdn", Text),
+    Column("mac_address", Text),
+    Column("cloud_instance_id", Text),
+    Column("instance_type", Text),
+    Column("cluster", Text),
+    Column("hypervisor_host", Text),
+    Column("datacenter", Text),
     Column("flow_id", Uuid),
     Column("discovery_method", Text),
     Column("discovery_source", Text),

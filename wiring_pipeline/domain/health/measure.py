@@ -19,6 +19,8 @@ from wiring_pipeline.domain.core.tenancy import TenantScope
 __all__ = ["METRICS", "METRICS_BY_NAME", "Metric", "WiringHealth", "measure_wiring_health"]
 
 SAMPLE_LIMIT = 5
+#: The WARN metric whose count says whether the inventory holds the whole source.
+COMPLETENESS_METRIC = "source_rows_not_in_inventory"
 
 
 def count_sql(metric: Metric) -> str:
@@ -49,11 +51,18 @@ class WiringHealth:
         failing = any(self.metrics[m.name] for m in METRICS if m.severity == "ERROR")
         return "unhealthy" if failing else "healthy"
 
+    @property
+    def completeness(self) -> str:
+        """Whether every row of each flow's latest import reached the inventory (DESIGN 3b):
+        perfect wiring of a third of the source must not read as plainly healthy."""
+        return "incomplete" if self.metrics.get(COMPLETENESS_METRIC, 0) else "complete"
+
     def as_json(self) -> dict:
         """The source plan's endpoint shape: metrics, health_status, tenant, samples."""
         return {
             "metrics": dict(self.metrics),
             "health_status": self.health_status,
+            "completeness": self.completeness,
             "tenant": self.scope.as_json(),
             "samples": self.samples,
         }

@@ -43,7 +43,7 @@ _REPORT_SQL = text(
            (SELECT count(*) FROM migration.assets a
             JOIN migration.raw_import_records r
               ON {tenant_filter("r")} AND r.id = a.raw_import_records_id
-            WHERE {tenant_filter("a")} AND r.data_import_id = d.id) AS assets_created,
+            WHERE {tenant_filter("a")} AND r.data_import_id = d.id) AS in_inventory,
            (SELECT count(*) {_RECORDS} AND NOT r.is_processed) AS unprocessed
     FROM migration.data_imports d
     WHERE {tenant_filter("d")} AND d.id IN :ids
@@ -65,7 +65,7 @@ class ImportReport:
     rejected_by_reason: dict[str, int]
     rejected_in_cleansing: dict[str, int]
     invalid_values: dict[str, int]
-    assets_created: int
+    in_inventory: int
     unprocessed: int
 
     @property
@@ -75,7 +75,7 @@ class ImportReport:
     @property
     def complete(self) -> bool:
         """Every source row reached the inventory."""
-        return self.status == "loaded" and self.source_rows == self.assets_created
+        return self.status == "loaded" and self.source_rows == self.in_inventory
 
     def as_json(self) -> dict:
         return {
@@ -105,7 +105,7 @@ def import_reports(
             dict(row.rejected_by_reason or {}),
             dict(row.rejected_in_cleansing or {}),
             dict(row.invalid_values or {}),
-            row.assets_created,
+            row.in_inventory,
             row.unprocessed,
         )
         for row in rows

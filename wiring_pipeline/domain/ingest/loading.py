@@ -6,9 +6,10 @@ memory. A row that cannot be read becomes a rejected row with its reason and raw
 a file that cannot be read at all fails its import and loads nothing, while the other
 imports of the partition still load.
 
-The readers of each file format are in `sources/`. Row numbers count the data rows of a
-file from 1 (the header is not a row; blank lines are skipped and not counted), so a CSV
-cell spanning two lines is still one row.
+The readers of each file format are in `sources/`. A row's number is where a person finds
+it in the file (DESIGN 3d): the spreadsheet row, the CSV line its record starts on, the line
+of JSON Lines, the element's place in a JSON array or among a document's records. Blank
+lines are no rows but keep their numbers, so the numbers increase through a file with gaps.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def load_pending_imports(
         text(
             f"""
             SELECT d.id, d.filename, d.stored_path, d.file_format, d.sheet_name, d.encoding,
-                   f.field_mappings, f.identity_key_columns
+                   f.field_mappings, f.identity_key_columns, f.records_path
             FROM migration.data_imports d
             LEFT JOIN migration.discovery_flows f
               ON {tenant_filter("f")} AND f.id = d.discovery_flow_id
@@ -176,6 +177,7 @@ def load_import(
         data_import.encoding,
         data_import.sheet_name,
         source_columns(data_import.field_mappings, data_import.identity_key_columns),
+        records_path=data_import.records_path,
     )
 
     def rows() -> Iterator[SourceRow]:
@@ -197,9 +199,9 @@ def load_import(
             _Sender(copy) as sender,
         ):
             batch: list[bytes] = []
-            for row in rows():
-                if progress and row.row_number % PROGRESS_ROWS == 0:
-                    progress(filename, row.row_number)
+            for read, row in enumerate(rows(), start=1):
+                if progress and read % PROGRESS_ROWS == 0:
+                    progress(filename, read)
                 if row.cells is None:
                     line = f"{prefix}{row.row_number}\t{_copy_text(visible(row.rejection or ''))}"
                     rejects.write(f"{line}\t{_copy_text(row.raw_text or '')}\n".encode())

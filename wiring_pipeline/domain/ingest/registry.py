@@ -1,4 +1,7 @@
-"""Registering what the pipeline works on: client accounts, engagements, flows and imports."""
+"""Registering what the pipeline works on: client accounts, engagements and imports.
+
+The flows of a partition are `flows.py`'s.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,15 @@ import shutil
 import uuid
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from wiring_pipeline.domain.contract.fields import source_columns, validate_field_mappings
+from wiring_pipeline.domain.contract.fields import source_columns
+from wiring_pipeline.domain.contract.flow_spec import spec_of
 from wiring_pipeline.domain.core.errors import UserInputError
 from wiring_pipeline.domain.core.schema import (
     client_accounts,
     data_imports,
-    discovery_flows,
     engagements,
 )
 from wiring_pipeline.domain.core.tenancy import (
@@ -25,6 +28,7 @@ from wiring_pipeline.domain.core.tenancy import (
     parse_partition_key,
     resolve_scope,
 )
+from wiring_pipeline.domain.ingest.flows import check_critical
 from wiring_pipeline.domain.ingest.sources import SourceOptions, UnreadableFileError, sniff_source
 
 #: File endings the loader reads, and the format each one means.
@@ -83,114 +87,6 @@ def add_tenant(
         .returning(engagements.c.id)
     ).scalar_one_or_none()
     return resolve_scope(conn, partition_key), client_created or engagement_id is not None
-
-
-def add_flow(
-    conn: Connection,
-    scope: TenantScope,
-    mappings: object,
-    *,
-    flow_name: str | None = None,
-    flow_id: uuid.UUID | None = None,
-    master_flow_id: uuid.UUID | None = None,
-    identity_key: list[str] | tuple[str, ...] = (),
-) -> dict:
-    """Create a discovery flow of the partition with validated field mappings.
-
-    `identity_key` names the source column(s) identifying an asset across imports; by
-    default the column mapped to `hostname`, else the one mapped to `name` (DESIGN 3a).
-
-    A `flow_id` the partition already has is refused with one line (RegistryError). The
-    refusal comes from the unique key itself (`ON CONFLICT DO NOTHING`), not from a read
-    beforehand, so two adds of one flow_id at once cannot both pass a check: the later
-    waits for the earlier and is refused, and neither ends in a constraint violation.
-    """
-    checked = validate_field_mappings(mappings)
-    key_columns = identity_key_columns(checked, identity_key)
-    flow_id = flow_id or uuid.uuid4()
-    row = conn.execute(
-        pg_insert(discovery_flows)
-        .values(
-            flow_id=flow_id,
-            master_flow_id=master_flow_id or uuid.uuid4(),
-            client_account_id=scope.client_account_id,
-            engagement_id=scope.engagement_id,
-            flow_name=flow_name,
-            field_mappings=checked,
-            field_mappings_version_id=uuid.uuid4(),
-            identity_key_columns=key_columns,
-        )
-        .on_conflict_do_nothing(
-            index_elements=[
-                discovery_flows.c.client_account_id,
-                discovery_flows.c.engagement_id,
-                discovery_flows.c.flow_id,
-            ]
-        )
-        .returning(*discovery_flows.c)
-    ).one_or_none()
-    if row is None:
-        raise RegistryError(
-            f"partition {scope.partition_key!r} already has a flow with flow_id {flow_id}"
-        )
-    return dict(row._mapping)
-
-
-def identity_key_columns(
-    mappings: dict[str, str], explicit: list[str] | tuple[str, ...]
-) -> list[str]:
-    """The flow's identity key: the columns given, or the source of `hostname`, else of `name`."""
-    if explicit:
-        blank = [column for column in explicit if not str(column).strip()]
-        if blank:
-            raise RegistryError("an identity key column name is empty")
-        if len(set(explicit)) != len(explicit):
-            raise RegistryError(f"identity key column(s) given twice: {', '.join(explicit)}")
-        return [str(column) for column in explicit]
-    by_target = {target: source for source, target in mappings.items()}
-    for target in ("hostname", "name"):
-        if target in by_target:
-            return [by_target[target]]
-    raise RegistryError(
-        "the mappings map no column to `hostname` or `name`: give the identity key with --key"
-    )
-
-
-def find_flow(conn: Connection, scope: TenantScope, flow: str) -> dict:
-    """A flow of the partition by its `flow_id`, its row id, or its name."""
-    conditions = [discovery_flows.c.flow_name == flow]
-    try:
-        as_uuid = uuid.UUID(flow)
-    except ValueError:
-        pass
-    else:
-        conditions += [discovery_flows.c.flow_id == as_uuid, discovery_flows.c.id == as_uuid]
-    rows = conn.execute(
-        select(*discovery_flows.c).where(
-            *scope.where(discovery_flows),
-            or_(*conditions),
-        )
-    ).all()
-    if not rows:
-        raise RegistryError(f"partition {scope.partition_key!r} has no discovery flow {flow!r}")
-    if len(rows) > 1:
-        raise RegistryError(
-            f"partition {scope.partition_key!r} has {len(rows)} flows named {flow!r}; "
-            "give its flow_id instead"
-        )
-    return dict(rows[0]._mapping)
-
-
-def list_flows(conn: Connection, scope: TenantScope) -> list[dict]:
-    """The partition's flows, oldest first: flow_id, flow_name and row id."""
-    rows = conn.execute(
-        select(discovery_flows.c.flow_id, discovery_flows.c.flow_name, discovery_flows.c.id)
-        .where(
-            *scope.where(discovery_flows),
-        )
-        .order_by(discovery_flows.c.created_at)
-    ).all()
-    return [dict(row._mapping) for row in rows]
 
 
 def readable_name(path: Path | str) -> str:
@@ -262,12 +158,16 @@ def register_import(
         raise RegistryError(f"{readable_name(source.name)}: --sheet applies to .xlsx files only")
     if encoding is not None and fmt == "xlsx":
         raise RegistryError(f"{readable_name(source.name)}: --encoding applies to text files only")
-    columns = source_columns(flow["field_mappings"], flow.get("identity_key_columns"))
-    options = SourceOptions(fmt, encoding, sheet_name, columns)
+    spec = spec_of(flow)
+    if sheet_name is None and fmt == "xlsx":
+        sheet_name = spec.sheet
+    columns = source_columns(spec.mappings, list(spec.identity_key))
+    options = SourceOptions(fmt, encoding, sheet_name, columns, records_path=spec.records_path)
     try:
         sniffed = sniff_source(source, readable_name(source.name), options)
     except UnreadableFileError as error:
         raise RegistryError(str(error)) from error
+    check_critical(spec, sniffed.columns)
     digest = sha256_of(source)
     earlier = _earlier_identical_import(conn, scope, flow, digest, sniffed.sheet_name)
     if earlier is not None:

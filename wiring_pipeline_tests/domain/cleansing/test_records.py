@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
 
 from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.domain.cleansing import records as cleansing
 from wiring_pipeline.domain.cleansing.records import cleanse_open_records
+from wiring_pipeline.domain.ingest.flows import FlowError
 from wiring_pipeline.domain.ingest.loading import load_pending_imports
 from wiring_pipeline_tests.support.factories import make_flow, make_tenant
 from wiring_pipeline_tests.support.pipeline_helpers import register
@@ -126,14 +128,26 @@ def test_cleansing_twice_changes_nothing(engine, loaded):
 
 
 def test_an_unmapped_critical_field_rejects_every_record(engine, tmp_path):
+    """A flow of before DESIGN 3d (no environment mapped): its records are rejected, and a
+    new import of it is refused naming the file's closest column."""
     scope = make_tenant(engine, KEY)
-    flow = make_flow(engine, scope, mappings={"Asset Name": "name", "CI Class": "asset_type"})
+    flow = make_flow(engine, scope, mappings=MAPPINGS)
     path = tmp_path / "no_env.csv"
     path.write_text(HEADER + "web-1,Server,Production,1,1,,\n", encoding="utf-8")
     register(engine, scope, flow, path)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE migration.discovery_flows SET field_mappings = :legacy WHERE id = :id"
+            ).bindparams(bindparam("legacy", type_=JSONB)),
+            {"legacy": {"Asset Name": "name", "CI Class": "asset_type"}, "id": flow["id"]},
+        )
     with partition_transaction(engine, KEY) as work:
         load_pending_imports(work.conn, work.scope)
     assert cleanse(engine).rejected_by_reason == {"missing critical field(s): environment": 1}
+    legacy = {**flow, "field_mappings": {"Asset Name": "name", "CI Class": "asset_type"}}
+    with pytest.raises(FlowError, match="environment \\(closest columns: 'Environment'"):
+        register(engine, scope, legacy, path)
 
 
 def test_legacy_records_of_a_flow_are_cleansed_but_one_way_links_are_left(engine, tmp_path):

@@ -1,4 +1,7 @@
-"""Loading import files: every format, the messy rows, the files that cannot be read."""
+"""Loading import files: every format, the messy rows, the files that cannot be read.
+
+Row numbers are the file's own (DESIGN 3d): the CSV line a record starts on (the header is
+line 1), the spreadsheet row, the line of JSON Lines."""
 
 from __future__ import annotations
 
@@ -17,12 +20,17 @@ from wiring_pipeline.domain.ingest.loading import (
 )
 from wiring_pipeline.domain.ingest.registry import RegistryError
 from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.loaded_rows import import_row, raw_rows, rejected
 from wiring_pipeline_tests.support.pipeline_helpers import register
 
 KEY = "acme.loading"
 
 
-NAME_ONLY = {"Name": "name"}
+#: Only `Name` is a column; the other critical fields are constants, so the flow is valid.
+NAME_ONLY = {
+    "mappings": {"Name": "name"},
+    "constants": {"asset_type": "server", "environment": "production"},
+}
 
 
 @pytest.fixture()
@@ -34,41 +42,6 @@ def tenant(engine: Engine):
 def load(engine: Engine):
     with partition_transaction(engine, KEY) as work:
         return load_pending_imports(work.conn, work.scope)
-
-
-def raw_rows(engine: Engine, import_id) -> list[tuple[int, dict]]:
-    with engine.connect() as conn:
-        return [
-            (row.row_number, row.raw_data)
-            for row in conn.execute(
-                text(
-                    "SELECT row_number, raw_data FROM migration.raw_import_records"
-                    " WHERE data_import_id = :id ORDER BY row_number"
-                ),
-                {"id": import_id},
-            )
-        ]
-
-
-def rejected(engine: Engine, import_id) -> list[tuple[int, str, str]]:
-    with engine.connect() as conn:
-        return [
-            tuple(row)
-            for row in conn.execute(
-                text(
-                    "SELECT row_number, reason, raw_text FROM migration.import_rejected_rows"
-                    " WHERE data_import_id = :id ORDER BY row_number"
-                ),
-                {"id": import_id},
-            )
-        ]
-
-
-def import_row(engine: Engine, import_id):
-    with engine.connect() as conn:
-        return conn.execute(
-            text("SELECT * FROM migration.data_imports WHERE id = :id"), {"id": import_id}
-        ).one()
 
 
 @pytest.mark.parametrize(
@@ -87,8 +60,8 @@ def test_csv_encodings_and_delimiters(engine, tenant, tmp_path, name, content):
     [result] = load(engine)
     assert (result.status, result.loaded_rows, result.rejected_rows) == ("loaded", 2, 0)
     assert raw_rows(engine, data_import["id"]) == [
-        (1, {"Name": "web-1", "Env": "Production"}),
-        (2, {"Name": "db, 2", "Env": "Test"}),
+        (2, {"Name": "web-1", "Env": "Production"}),
+        (3, {"Name": "db, 2", "Env": "Test"}),
     ]
     stored = import_row(engine, data_import["id"])
     assert (stored.status, stored.loaded_rows, stored.rejected_rows, stored.total_records) == (
@@ -104,15 +77,15 @@ def test_messy_csv_rows_are_loaded_or_kept_with_their_reason(engine, tenant, tmp
     scope, flow = tenant
     oversize = "x" * (MAX_CELL_CHARS + 1)
     content = (
-        b"Name,Env,Notes\n"
-        b'  web-1 ,  PRODUCTION ,"two\nlines"\n'  # 1: whitespace, case, embedded newline
-        b"\n"  # a blank line is not a row
-        b"db-2,,\n"  # 2: blank cells
-        b"db-2,,\n"  # 3: a duplicate is its own row
-        b"too,many,fields,here\n"  # 4: wrong column count
-        b"bad-\xff\xfe,Test,x\n"  # 5: undecodable bytes
-        + f"big,Test,{oversize}\n".encode()  # 6: oversize cell
-        + b"last,Dev,ok\n"  # 7
+        b"Name,Env,Notes\n"  # line 1
+        b'  web-1 ,  PRODUCTION ,"two\nlines"\n'  # 2-3: whitespace, case, embedded newline
+        b"\n"  # 4: a blank line is not a row
+        b"db-2,,\n"  # 5: blank cells
+        b"db-2,,\n"  # 6: a duplicate is its own row
+        b"too,many,fields,here\n"  # 7: wrong column count
+        b"bad-\xff\xfe,Test,x\n"  # 8: undecodable bytes
+        + f"big,Test,{oversize}\n".encode()  # 9: oversize cell
+        + b"last,Dev,ok\n"  # 10
     )
     path = tmp_path / "messy.csv"
     path.write_bytes(content)
@@ -122,17 +95,17 @@ def test_messy_csv_rows_are_loaded_or_kept_with_their_reason(engine, tenant, tmp
     assert (result.loaded_rows, result.rejected_rows) == (4, 3)
     rows = raw_rows(engine, data_import["id"])
     assert rows == [
-        (1, {"Name": "  web-1 ", "Env": "  PRODUCTION ", "Notes": "two\nlines"}),
-        (2, {"Name": "db-2", "Env": "", "Notes": ""}),
-        (3, {"Name": "db-2", "Env": "", "Notes": ""}),
-        (7, {"Name": "last", "Env": "Dev", "Notes": "ok"}),
+        (2, {"Name": "  web-1 ", "Env": "  PRODUCTION ", "Notes": "two\nlines"}),
+        (5, {"Name": "db-2", "Env": "", "Notes": ""}),
+        (6, {"Name": "db-2", "Env": "", "Notes": ""}),
+        (10, {"Name": "last", "Env": "Dev", "Notes": "ok"}),
     ]
-    kept = rejected(engine, data_import["id"])
+    kept = rejected(engine, data_import["id"])  # each at its line in the file
     assert [(n, reason) for n, reason, _ in kept] == [
-        (4, "row has 4 fields, the header has 3"),
-        (5, "cell 'Name' has bytes that are not UTF-8"),
+        (7, "row has 4 fields, the header has 3"),
+        (8, "cell 'Name' has bytes that are not UTF-8"),
         (
-            6,
+            9,
             f"cell 'Notes' is {MAX_CELL_CHARS + 1} characters long, over the "
             f"{MAX_CELL_CHARS}-character limit",
         ),
@@ -157,15 +130,15 @@ def test_jsonl_rows_and_bad_lines(engine, tenant, tmp_path):
     data_import = register(engine, scope, flow, path, encoding="utf-8")
     [result] = load(engine)
     assert (result.loaded_rows, result.rejected_rows) == (2, 3)
-    assert raw_rows(engine, data_import["id"]) == [
+    assert raw_rows(engine, data_import["id"]) == [  # each at its line: line 2 is blank
         (1, {"Name": "web-1", "Cores": "4", "Memory": "16", "Up": "true", "Tags": ""}),
-        (5, {"Name": "db-2", "Extra.a": "1"}),
+        (6, {"Name": "db-2", "Extra.a": "1"}),
     ]
     reasons = [(n, reason.split(":")[0]) for n, reason, _ in rejected(engine, data_import["id"])]
     assert reasons == [
-        (2, "is not valid JSON"),
-        (3, "is a JSON list, not an object"),
-        (4, "cell 'Name' has bytes that are not UTF-8"),
+        (3, "is not valid JSON"),
+        (4, "is a JSON list, not an object"),
+        (5, "cell 'Name' has bytes that are not UTF-8"),
     ]
 
 
@@ -202,10 +175,10 @@ def test_xlsx_named_sheet_or_the_visible_one_with_the_mapped_columns(engine, ten
     for data_import in (named, chosen):
         result = results[data_import["id"]]
         assert (result.loaded_rows, result.rejected_rows) == (3, 0)
-        assert raw_rows(engine, data_import["id"]) == [
-            (1, {"Name": "web-1", "Cores": "4", "Env": " Production "}),
-            (2, {"Name": "db-2", "Cores": "2", "Env": ""}),
-            (3, {"Name": "three", "Cores": "1", "Env": "Test"}),
+        assert raw_rows(engine, data_import["id"]) == [  # spreadsheet rows: row 3 is empty
+            (2, {"Name": "web-1", "Cores": "4", "Env": " Production "}),
+            (4, {"Name": "db-2", "Cores": "2", "Env": ""}),
+            (5, {"Name": "three", "Cores": "1", "Env": "Test"}),
         ]
 
 
@@ -228,6 +201,13 @@ def test_xlsx_named_sheet_or_the_visible_one_with_the_mapped_columns(engine, ten
             "not a JSON file of objects: row 1",
         ),
         ("other.csv", b"Host,Env\nx,y\n", {}, "mapped column 'Name' is not in the header"),
+        (
+            "wrapper.json",
+            b'{"Reservations": [{"Instances": [{"InstanceId": "i-1", "Type": "t3"}]}]}',
+            {},
+            "one JSON object, not a list of records; its top-level key(s) 'Reservations' hold"
+            " lists of objects: give the flow a records path such as 'Reservations[].Instances[]'",
+        ),
         ("codec.csv", b"Name\nx\n", {"encoding": "klingon"}, "unknown encoding 'klingon'"),
     ],
 )

@@ -9,7 +9,7 @@ from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.domain.contract.fields import FieldMappingError
 from wiring_pipeline.domain.core.schema import data_imports
 from wiring_pipeline.domain.core.tenancy import TenancyError
-from wiring_pipeline.domain.ingest import registry
+from wiring_pipeline.domain.ingest import flows, registry
 from wiring_pipeline_tests.support.factories import make_flow, make_tenant
 
 
@@ -31,8 +31,10 @@ def test_add_tenant_is_repeatable(engine):
         ({"Host": "hostnme"}, "unknown target field.*'Host' -> 'hostnme'"),
         ({}, "non-empty JSON object"),
         (["name"], "non-empty JSON object"),
-        ({"A": "name", "B": "name"}, "mapped more than once: name"),
         ({"A": 3}, "unknown target field"),
+        ({"A": {"field": "memory_gb", "unit": "pages"}}, "unknown unit 'pages'"),
+        ({"A": {"field": "cpu_cores", "unit": "MiB"}}, "cpu_cores has no unit"),
+        ({"mappings": {"A": "name"}, "records_path": "a..b"}, "is not a path"),
     ],
 )
 def test_flow_mappings_are_validated(engine, mappings, message):
@@ -48,14 +50,19 @@ def test_find_flow_by_flow_id_id_or_name_within_the_partition(engine):
     foreign = make_flow(engine, other, flow_name="cmdb")
     with engine.begin() as conn:
         for ref in (str(flow["flow_id"]), str(flow["id"]), "cmdb"):
-            assert registry.find_flow(conn, scope, ref)["id"] == flow["id"]
-        with pytest.raises(registry.RegistryError, match="has no discovery flow"):
-            registry.find_flow(conn, scope, str(foreign["flow_id"]))
+            assert flows.find_flow(conn, scope, ref)["id"] == flow["id"]
+        with pytest.raises(flows.FlowError, match="has no discovery flow"):
+            flows.find_flow(conn, scope, str(foreign["flow_id"]))
 
 
 def test_register_import_keeps_a_copy(engine, tmp_path):
     scope = make_tenant(engine, "acme.dc-exit")
-    flow = make_flow(engine, scope, mappings={"Asset Name": "name", "CI Class": "asset_type"})
+    flow = make_flow(
+        engine,
+        scope,
+        mappings={"Asset Name": "name", "CI Class": "asset_type"},
+        sets=["environment=production"],
+    )
     source = tmp_path / "export.csv"
     source.write_text("Asset Name,CI Class\nsrv1,Server\n", encoding="utf-8")
     with partition_transaction(engine, "acme.dc-exit") as work:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from wiring_pipeline.domain.ingest import registry
+from wiring_pipeline.domain.ingest import flows, registry
 from wiring_pipeline_tests.support.factories import make_tenant
 
 
@@ -86,17 +86,17 @@ def test_concurrent_adds_of_one_tenant_answer_like_a_repeat(engine, existing, ke
 def test_concurrent_adds_of_one_flow_id_refuse_the_later_with_one_line(engine):
     scope = make_tenant(engine, "acme.dc-exit")
     flow_id = uuid.uuid4()
-    mappings = {"Asset Name": "name", "CI Class": "asset_type"}
+    mappings = {"Asset Name": "name", "CI Class": "asset_type", "Env": "environment"}
     with engine.connect() as first:
         first.begin()
-        registry.add_flow(first, scope, mappings, flow_id=flow_id, flow_name="cmdb")
+        flows.add_flow(first, scope, mappings, flow_id=flow_id, flow_name="cmdb")
         outcome = _race_behind(
             engine,
             first,
-            lambda conn: registry.add_flow(conn, scope, mappings, flow_id=flow_id),
+            lambda conn: flows.add_flow(conn, scope, mappings, flow_id=flow_id),
         )
     error = outcome.get("error")
-    assert isinstance(error, registry.RegistryError), outcome
+    assert isinstance(error, flows.FlowError), outcome
     assert str(error) == f"partition 'acme.dc-exit' already has a flow with flow_id {flow_id}"
     with engine.connect() as conn:
-        assert [f["flow_name"] for f in registry.list_flows(conn, scope)] == ["cmdb"]
+        assert [f["flow_name"] for f in flows.list_flows(conn, scope)] == ["cmdb"]

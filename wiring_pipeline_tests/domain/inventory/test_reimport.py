@@ -10,7 +10,8 @@ from sqlalchemy import Engine, text
 
 from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.domain.health.measure import measure_wiring_health
-from wiring_pipeline.domain.ingest.registry import RegistryError, add_flow
+from wiring_pipeline.domain.ingest.flows import FlowError, add_flow
+from wiring_pipeline.domain.ingest.registry import RegistryError
 from wiring_pipeline.domain.inventory.build import build_inventory
 from wiring_pipeline.domain.inventory.history import asset_as_of, asset_changes
 from wiring_pipeline.domain.inventory.listing import list_inventory_assets
@@ -200,9 +201,9 @@ def test_a_key_repeated_within_one_import_rejects_the_later_rows(engine, tmp_pat
                 " FROM migration.raw_import_records WHERE processing_notes LIKE 'Rejected:%'"
             )
         ).one()
-    assert rejected.row_number == 3 and rejected.is_processed and rejected.asset_id is None
+    assert rejected.row_number == 4 and rejected.is_processed and rejected.asset_id is None
     assert rejected.processing_notes == (
-        "Rejected: duplicate key 'srv01.corp.example' (first at row 1)"
+        "Rejected: duplicate key 'srv01.corp.example' (first at row 2)"
     )
     assert data.assets_by_hostname(engine, scope)["srv01.corp.example"]["memory_gb"] == 16
 
@@ -211,7 +212,7 @@ def test_an_explicit_multi_column_key_is_trimmed_and_case_folded(engine, tmp_pat
     scope = make_tenant(engine, KEY)
     with engine.begin() as conn:
         flow = add_flow(conn, scope, data.MAPPINGS, identity_key=["Rack", "Environment"])
-        with pytest.raises(RegistryError, match="given twice"):
+        with pytest.raises(FlowError, match="given twice"):
             add_flow(conn, scope, data.MAPPINGS, identity_key=["Rack", "Rack"])
     assert flow["identity_key_columns"] == ["Rack", "Environment"]
     data.register(engine, scope, flow, data.write(tmp_path / "w1.csv", data.week_one()))

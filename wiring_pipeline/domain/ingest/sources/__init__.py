@@ -4,17 +4,23 @@
 and yields its rows, one `SourceRow` each, streaming. `sniff_source` is what `import` runs
 before registering a file: the same reading, on the header and the first rows, with the
 mapped columns required, so a file the loader could not use is refused at once.
+
+A row's `row_number` is where a person finds it in the file (DESIGN 3d): the spreadsheet
+row, the CSV line the record starts on, the line of JSON Lines, the element's place in a
+JSON array or among a document's records. It increases through a file, so ordering by it
+keeps the file's order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
 from wiring_pipeline.domain.ingest.sources.delimited import open_delimited
+from wiring_pipeline.domain.ingest.sources.json_documents import WrappedRecordsError
 from wiring_pipeline.domain.ingest.sources.json_records import open_json
 from wiring_pipeline.domain.ingest.sources.rows import (
     MAX_CELL_CHARS,
@@ -34,6 +40,7 @@ __all__ = [
     "SourceOptions",
     "SourceRow",
     "UnreadableFileError",
+    "WrappedRecordsError",
     "open_source",
     "sniff_source",
     "visible",
@@ -54,6 +61,9 @@ class SourceOptions:
     mapped_columns: tuple[str, ...] = ()
     #: Whether a missing or ambiguous mapped column stops the reading (`import` does).
     strict: bool = False
+    #: Where a JSON document keeps its records (`Reservations[].Instances[]`), from the
+    #: flow's spec; None: the file is an array of records or JSON Lines.
+    records_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,8 @@ def open_source(path: Path, filename: str, options: SourceOptions) -> Iterator[S
             header, rows = open_delimited(path, filename, encoding, mapped, options.strict, stack)
             yield Source(encoding, None, [k for k in header.keys if k], rows)
         else:
-            yield Source(encoding, None, None, open_json(path, filename, encoding, mapped, stack))
+            rows = open_json(path, filename, encoding, mapped, options.records_path, stack)
+            yield Source(encoding, None, None, rows)
 
 
 def sniff_source(path: Path, filename: str, options: SourceOptions) -> Source:
@@ -97,10 +108,7 @@ def sniff_source(path: Path, filename: str, options: SourceOptions) -> Source:
     decodable, has no header, or lacks a mapped column. Returns how it will be read, with
     the first rows.
     """
-    strict = SourceOptions(
-        options.file_format, options.encoding, options.sheet_name, options.mapped_columns, True
-    )
-    with open_source(path, filename, strict) as source:
+    with open_source(path, filename, replace(options, strict=True)) as source:
         sample = list(islice(source.rows, SNIFF_ROWS))
     if source.columns is None:
         _check_json_keys(sample, options.mapped_columns, filename)
@@ -110,8 +118,8 @@ def sniff_source(path: Path, filename: str, options: SourceOptions) -> Source:
 def _check_json_keys(sample: list[SourceRow], mapped: tuple[str, ...], filename: str) -> None:
     objects = [row.cells for row in sample if row.cells is not None]
     if not objects:
-        reason = sample[0].rejection if sample else "it has no rows"
-        raise UnreadableFileError(f"{filename}: not a JSON file of objects: row 1 {reason}")
+        reason = f"row {sample[0].row_number} {sample[0].rejection}" if sample else "it has no rows"
+        raise UnreadableFileError(f"{filename}: not a JSON file of objects: {reason}")
     keys = list(dict.fromkeys(key for cells in objects for key in cells))
     problems = match_mapped_columns(keys, mapped)[1]
     if problems:

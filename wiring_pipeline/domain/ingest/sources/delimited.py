@@ -1,5 +1,6 @@
 """Delimited text (CSV, TSV, Excel's "Unicode Text"): comma, semicolon or tab, quoted
-multi-line cells, and Excel's `sep=X` first line, which names the delimiter."""
+multi-line cells, and Excel's `sep=X` first line, which names the delimiter. A row is
+numbered by the physical line its record starts on."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def open_delimited(
     handle = stack.enter_context(open_text(path, filename, encoding))
     first_line = handle.readline(1 << 16)
     sep_line = _SEP_LINE.match(first_line)
+    # The reader counts the lines it reads; a `sep=` line was read before it.
+    lines_before = 1 if sep_line else 0
     if sep_line:
         delimiter = sep_line.group(1)
     else:
@@ -60,16 +63,19 @@ def open_delimited(
     if first[0].startswith("\ufeff"):
         first[0] = first[0][1:]
     header = with_mapped_keys(make_header(first, filename), mapped, filename, strict)
-    return header, _rows(reader, header, filename, delimiter, display_name(encoding))
+    rows = _rows(reader, lines_before, header, filename, delimiter, display_name(encoding))
+    return header, rows
 
 
-def _rows(reader, header: Header, filename: str, delimiter: str, encoding: str):
-    row_number = 0
+def _rows(reader, lines_before: int, header: Header, filename: str, delimiter: str, encoding):
+    """Each record numbered by the line it starts on, as an editor or Excel shows it: the
+    header and a `sep=` line are lines, and a quoted cell spanning lines takes them all."""
+    read = lines_before + reader.line_num
     while (values := _next_csv_row(reader, filename)) is not None:
+        starts, read = read + 1, lines_before + reader.line_num
         if not values or (len(values) == 1 and not values[0].strip()):
             continue  # a blank line is not a row
-        row_number += 1
-        yield row_from_cells(row_number, header, values, delimiter.join(values), encoding)
+        yield row_from_cells(starts, header, values, delimiter.join(values), encoding)
 
 
 def _next_csv_row(reader, filename: str) -> list[str] | None:

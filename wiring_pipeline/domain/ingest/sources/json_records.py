@@ -1,19 +1,38 @@
-"""JSON exports: an array of objects (PowerShell's `ConvertTo-Json`) or JSON Lines.
+"""JSON exports: an array of objects (PowerShell's `ConvertTo-Json`), JSON Lines, or one
+document wrapping its records (`aws ec2 describe-instances`, read through the flow's records
+path: `json_documents`).
 
 Nested objects become dotted columns (`{"os": {"name": "Linux"}}` gives `os.name`), the
 paths `pandas.json_normalize` would give; it is done here per row, because a frame of a
-batch turns a missing key and a null alike into NaN and big integers into floats. Lists stay
-JSON text. A line of JSON Lines that is not an object is one rejected row, wherever it is;
-an array that breaks off makes the file unreadable from that point on.
+batch turns a missing key and a null alike into NaN and big integers into floats. AWS tags
+(`[{"Key": "Name", "Value": "web-1"}]`) become a column per tag (`Tags.Name`); other lists
+stay JSON text. A line of JSON Lines that is not an object is one rejected row, wherever it
+is; an array that breaks off makes the file unreadable from that point on.
+
+Row numbers are what a person finds the row by: the line of JSON Lines (blank lines keep
+their numbers), the element's place (from 1) in an array or among a document's records.
+Everything is read value by value (`json_stream`): no file is held whole.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+from wiring_pipeline.domain.ingest.sources.json_documents import (
+    JsonItem,
+    document_shape,
+    is_tag_list,
+    path_records,
+    wrapped_records_error,
+)
+from wiring_pipeline.domain.ingest.sources.json_stream import (
+    JsonCursor,
+    JsonValueError,
+    decode_text,
+    json_kind,
+)
 from wiring_pipeline.domain.ingest.sources.rows import (
     SourceRow,
     UnreadableFileError,
@@ -23,17 +42,18 @@ from wiring_pipeline.domain.ingest.sources.rows import (
 )
 from wiring_pipeline.domain.ingest.sources.text import display_name, open_text
 
-_CHUNK = 1 << 20
-_DECODER = json.JSONDecoder()
-
 
 def flatten(value: dict, prefix: str = "") -> dict[str, str]:
-    """An object's cells: nested objects as dotted paths, everything else as text."""
+    """An object's cells: nested objects as dotted paths, AWS tags as a column per tag
+    (`Tags.Name`: the key a flow maps, where a list's text could only be searched), everything
+    else as text."""
     cells: dict[str, str] = {}
     for key, item in value.items():
         path = f"{prefix}{key}"
         if isinstance(item, dict) and item:
             cells.update(flatten(item, f"{path}."))
+        elif is_tag_list(item):
+            cells.update((f"{path}.{tag['Key']}", cell_text(tag["Value"])) for tag in item)
         else:
             cells[path] = cell_text(item)
     return cells
@@ -61,33 +81,51 @@ class ColumnMatcher:
 
 
 def open_json(
-    path: Path, filename: str, encoding: str, mapped: tuple[str, ...], stack: ExitStack
+    path: Path,
+    filename: str,
+    encoding: str,
+    mapped: tuple[str, ...],
+    records_path: str | None,
+    stack: ExitStack,
 ) -> Iterator[SourceRow]:
-    """The rows of a JSON array or JSON Lines file, whichever the first character says."""
+    """The rows of a JSON array, a JSON Lines file, or a document read through its records
+    path, whichever the options and the first character say."""
     handle = stack.enter_context(open_text(path, filename, encoding))
-    head = handle.read(_CHUNK)
-    stripped = head.lstrip("\ufeff \t\r\n")
-    if not stripped:
+    cursor = JsonCursor(handle, filename)
+    first = cursor.peek()
+    if first is None:
         raise UnreadableFileError(f"{filename}: the file is empty")
     matcher = ColumnMatcher(mapped)
     shown = display_name(encoding)
-    if stripped[0] == "[":
-        values = _array_values(handle, stripped[1:], filename)
-        return _rows(((text, value, None) for text, value in values), matcher, shown)
+    if records_path:
+        return _rows(path_records(cursor, records_path, filename), matcher, shown)
+    if first == "[":
+        cursor.take("[")
+        return _rows(_array_items(cursor, filename), matcher, shown)
+    if first == "{":
+        paths = document_shape(cursor)
+        if paths:
+            raise wrapped_records_error(filename, paths)
+        if paths is not None:  # one object holding no records: it is the one record
+            handle.seek(0)
+            cursor = JsonCursor(handle, filename)
+            return _rows(_one_record(cursor, filename), matcher, shown)
     handle.seek(0)
     return _rows(_lines(handle), matcher, shown)
 
 
-def _rows(items, matcher: ColumnMatcher, encoding: str) -> Iterator[SourceRow]:
-    row_number = 0
-    for raw_text, value, error in items:
-        row_number += 1
-        if error is not None:
-            yield rejected(row_number, f"is not valid JSON: {error}", raw_text)
+def _rows(items: Iterable[JsonItem], matcher: ColumnMatcher, encoding: str) -> Iterator[SourceRow]:
+    for row_number, raw_text, value, problem in items:
+        if problem is not None:
+            yield rejected(row_number, problem, raw_text)
         elif not isinstance(value, dict):
-            yield rejected(row_number, f"is a JSON {type(value).__name__}, not an object", raw_text)
+            yield rejected(row_number, f"is a JSON {json_kind(value)}, not an object", raw_text)
         else:
-            cells = matcher.apply(flatten(value))
+            try:
+                cells = matcher.apply(flatten(value))
+            except RecursionError:
+                yield rejected(row_number, "is nested too deeply", raw_text)
+                continue
             if not all(map(_encodable_key, cells)):
                 yield rejected(row_number, f"a key has bytes that are not {encoding}", raw_text)
                 continue
@@ -102,7 +140,9 @@ def _encodable_key(key: str) -> bool:
     return cell_problem({"": key}, "") is None
 
 
-def _lines(handle) -> Iterator[tuple[str, object, str | None]]:
+def _lines(handle) -> Iterator[JsonItem]:
+    """JSON Lines: each line numbered as an editor shows it (blank lines are no rows but
+    keep their numbers)."""
     for number, line in enumerate(handle, start=1):
         text = line.rstrip("\r\n")
         if number == 1:
@@ -110,48 +150,32 @@ def _lines(handle) -> Iterator[tuple[str, object, str | None]]:
         if not text.strip():
             continue
         try:
-            yield text, json.loads(text), None
-        except ValueError as error:
-            yield text, None, str(error)
+            yield number, text, decode_text(text), None
+        except JsonValueError as error:
+            yield number, text, None, f"is not valid JSON: {error}"
 
 
-def _array_values(handle, buffer: str, filename: str) -> Iterator[tuple[str, object]]:
-    """The elements of a top-level array, decoded one by one from a sliding buffer."""
-    position, index, expect_value, eof = 0, 0, True, False
-    while True:
-        while position < len(buffer) and buffer[position] in " \t\r\n":
-            position += 1
-        if position >= len(buffer):
-            if eof:
-                raise UnreadableFileError(f"{filename}: the JSON array is not closed")
-            buffer, position, eof = _refill(handle, buffer, position)
-            continue
-        char = buffer[position]
-        if char == "]" and (expect_value is False or index == 0):
-            return
-        if not expect_value:
-            if char != ",":
-                raise UnreadableFileError(
-                    f"{filename}: not a readable JSON array after element {index}"
-                )
-            position, expect_value = position + 1, True
-            continue
+def _array_items(cursor: JsonCursor, filename: str) -> Iterator[JsonItem]:
+    """The elements of a top-level array, decoded one by one, numbered by their index from 1
+    (a minified array has every element on line 1, so a line would not tell them apart)."""
+    for index in cursor.elements("the JSON array"):
         try:
-            value, end = _DECODER.raw_decode(buffer, position)
-        except ValueError as error:
-            if eof:
-                raise UnreadableFileError(
-                    f"{filename}: not a readable JSON array at element {index + 1}: {error}"
-                ) from error
-            end = len(buffer)  # maybe cut off by the buffer: read on and try again
-        if end >= len(buffer) and not eof:
-            buffer, position, eof = _refill(handle, buffer, position)
-            continue
-        index += 1
-        yield buffer[position:end], value
-        position, expect_value = end, False
+            text, value = cursor.decode()
+        except JsonValueError as error:
+            raise UnreadableFileError(
+                f"{filename}: not a readable JSON array at element {index}: {error}"
+            ) from error
+        yield index, text, value, None
+    if cursor.peek() is not None:
+        cursor.refuse("more follows the closing ] of the array")
 
 
-def _refill(handle, buffer: str, position: int) -> tuple[str, int, bool]:
-    more = handle.read(_CHUNK)
-    return buffer[position:] + more, 0, not more
+def _one_record(cursor: JsonCursor, filename: str) -> Iterator[JsonItem]:
+    """A file that is one object holding no lists of records: that object, at its line."""
+    cursor.peek()  # to the object's first character, so that its line is the one counted
+    line = cursor.line
+    try:
+        text, value = cursor.decode()
+    except JsonValueError as error:
+        raise UnreadableFileError(f"{filename}: not a readable JSON object: {error}") from error
+    yield line, text, value, None

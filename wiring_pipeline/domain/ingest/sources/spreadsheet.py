@@ -10,6 +10,8 @@
   sheet's XML with a streaming scan.
 - Cached formula results and dates are read as values; Excel error values (`#N/A`) are
   kept as text here and become NULL, with a note, in the cleansing.
+- A row is numbered as Excel numbers it (the header on row 1 puts the first data row on
+  row 2), title rows, empty rows and merged rows included.
 """
 
 from __future__ import annotations
@@ -61,10 +63,10 @@ def open_workbook(
     for sheet in _candidates(workbook, sheet_name, filename):
         rows = _filled_rows(sheet, _merged_ranges(path, sheet))
         head = [row for row in (next(rows, None) for _ in range(HEADER_SCAN_ROWS)) if row]
-        at = _header_position(head, mapped)
+        at = _header_position([values for _, values in head], mapped)
         if at is None:
             continue
-        if not _problems(head[at], mapped):
+        if not _problems(head[at][1], mapped):
             chosen = (sheet, rows, head, at)
             break
         fallback = fallback or (sheet, rows, head, at)
@@ -75,7 +77,7 @@ def open_workbook(
         )
     sheet, rows, head, at = chosen
     try:
-        header = with_mapped_keys(make_header(head[at], filename), mapped, filename, strict)
+        header = with_mapped_keys(make_header(head[at][1], filename), mapped, filename, strict)
     except UnreadableFileError as error:
         raise type(error)(f"{error} of worksheet {sheet.title!r} ({_listing(workbook)})") from error
     return sheet.title, header, _rows(header, head[at + 1 :], rows)
@@ -132,8 +134,10 @@ def _merged_ranges(path: Path, sheet) -> list[tuple[int, int, int, int]]:
     return sorted(found, key=lambda r: r[1])
 
 
-def _filled_rows(sheet, merged: list[tuple[int, int, int, int]]) -> Iterator[list[str]]:
-    """Each row's cells as text, merged ranges filled with their top-left value."""
+def _filled_rows(sheet, merged: list[tuple[int, int, int, int]]) -> Iterator[tuple[int, list[str]]]:
+    """Each row's number, as Excel shows it, and its cells as text, merged ranges filled with
+    their top-left value. Read-only mode yields the rows the sheet's XML leaves out as empty
+    rows, so counting the rows gives Excel's numbers."""
     top_left: dict[tuple[int, int], str] = {}
     for row_index, cells in enumerate(_sheet_rows(sheet), start=1):
         values = [cell_text(cell.value) for cell in cells]
@@ -149,7 +153,7 @@ def _filled_rows(sheet, merged: list[tuple[int, int, int, int]]) -> Iterator[lis
                 values += [""] * (max_col - len(values))
             for column in range(min_col, max_col + 1):
                 values[column - 1] = value
-        yield values
+        yield row_index, values
 
 
 def _sheet_rows(sheet):
@@ -162,10 +166,10 @@ def _sheet_rows(sheet):
         ) from error
 
 
-def _rows(header: Header, buffered: list[list[str]], rest: Iterator[list[str]]):
-    row_number = 0
-    for values in itertools.chain(buffered, rest):
+def _rows(header: Header, buffered: list, rest: Iterator[tuple[int, list[str]]]):
+    """The data rows, each numbered by its spreadsheet row (an empty row is none, but keeps
+    its number, as in Excel)."""
+    for row_number, values in itertools.chain(buffered, rest):
         if not any(cell.strip() for cell in values):
             continue  # an empty row is not a row
-        row_number += 1
         yield row_from_cells(row_number, header, values, "\t".join(values), "UTF-8")
