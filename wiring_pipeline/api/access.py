@@ -11,7 +11,8 @@ A request is two transactions. `authorize` is short: the token (through the look
 revision 0013, the only way the login reaches tokens and the registry), the recording of
 its use, the key. Only then does the read run, in `tenant_read`: a read that lasts seconds
 holds no lock on the token, so other requests with it never wait. The whole read happens
-before a response is sent: a slow or vanished client never holds a database connection.
+before a response is sent, except the export's, which is sent from a spool that never waits
+for the client (`streaming.py`): a slow or vanished client never holds a database connection.
 """
 
 from __future__ import annotations

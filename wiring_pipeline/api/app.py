@@ -4,7 +4,8 @@ A partition route checks access (`authorize`, a short transaction in a worker th
 then hands its read to the partition's gate (`isolation.PartitionWork`): identical health
 requests share one measurement, and one partition never holds more than its share of the
 pool. The read, in `tenant_read`, finishes before the route returns: the response is sent
-after the connection is back in the pool.
+after the connection is back in the pool. The export alone is sent while it is read, from a
+spool that never waits for the client (`api/streaming.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
@@ -27,15 +28,11 @@ from wiring_pipeline.api.access import (
     tenant_read,
 )
 from wiring_pipeline.api.isolation import CHECK_CONCURRENCY, PARTITION_CONCURRENCY, PartitionWork
+from wiring_pipeline.api.streaming import Spool
 from wiring_pipeline.domain.core.tenancy import SLUG_PATTERN, TenantScope
 from wiring_pipeline.domain.health.measure import measure_wiring_health
 from wiring_pipeline.domain.health.snapshots import latest_snapshots
-from wiring_pipeline.domain.inventory.export import (
-    MEDIA_TYPES,
-    ExportError,
-    export_bytes,
-    inventory_frame,
-)
+from wiring_pipeline.domain.inventory.export import MEDIA_TYPES, export_inventory
 from wiring_pipeline.domain.inventory.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE,
@@ -178,7 +175,8 @@ async def list_assets(
     response_class=Response,
     responses={
         200: {
-            "description": "Every asset with its provenance, as a file.",
+            "description": "Every asset with every inventory field and its provenance, as a"
+            " file, streamed as it is read.",
             "content": {media: {} for media in MEDIA_TYPES.values()},
         },
         **PARTITION_ERRORS,
@@ -192,21 +190,20 @@ async def export_assets(
     work: PartitionWork = Depends(work_of),
 ) -> Response:
     """The deliverable: the inventory with import file, source row, flow, mapping hash and
-    current record of each asset."""
+    current record of each asset.
 
-    def build() -> bytes:
+    Read behind the partition's gate, in the request's tenant read, into a spool that the
+    response sends at the client's pace (`api/streaming.py`): the connection goes back when
+    the last row is read, or when the client goes away, never at the client's pace. Too
+    many assets for one XLSX sheet is a 422 before any byte is sent."""
+
+    def produce(out) -> None:
         with tenant_read(engine, scope) as conn:
-            frame = inventory_frame(conn, scope, include_retired=include_retired)
-        try:
-            return export_bytes(frame, fmt)
-        except ExportError as error:
-            # Too many assets for one XLSX sheet: the format asked for cannot hold them.
-            raise HTTPException(status_code=422, detail=str(error)) from error
+            export_inventory(conn, scope, fmt, out, include_retired=include_retired)
 
-    content = await work.run(scope.partition_key, build)
+    spool = await Spool.start(lambda job: work.run(scope.partition_key, job), produce)
     filename = f"{scope.partition_key}-inventory.{fmt}"
-    return Response(
-        content,
+    return spool.response(
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

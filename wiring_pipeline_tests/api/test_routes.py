@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from wiring_pipeline.domain.contract.metrics import METRICS
 from wiring_pipeline.domain.health.measure import measure_wiring_health
 from wiring_pipeline.domain.health.snapshots import record_snapshot
-from wiring_pipeline.domain.inventory.export import PROVENANCE_COLUMNS
+from wiring_pipeline.domain.inventory.export import EXPORT_COLUMNS, PROVENANCE_COLUMNS
 from wiring_pipeline.domain.inventory.listing import MAX_PAGE_SIZE
 from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline_tests.api.conftest import Tokens, issue
@@ -104,11 +104,28 @@ def test_export_route_gives_each_asset_its_provenance(client, engine, tmp_path):
     from_csv = pd.read_csv(io.BytesIO(csv.content), encoding="utf-8-sig")
     xlsx = client.get(url, params={"format": "xlsx"}, headers=auth)
     from_xlsx = pd.read_excel(io.BytesIO(xlsx.content), sheet_name="inventory")
+    source = list(gen.iter_cmdb_rows(5, 30))
     for frame in (from_csv, from_xlsx):
+        assert list(frame.columns) == list(EXPORT_COLUMNS)  # every inventory field
         assert set(PROVENANCE_COLUMNS) <= set(frame.columns)
         assert len(frame) > 0 and frame["import_file"].eq("cmdb export.csv").all()
         assert frame["flow_name"].eq("wave one").all()
         assert frame["source_row_number"].is_unique and frame["source_row_number"].min() >= 1
         assert frame["mapping_hash"].str.fullmatch(r"[0-9a-f]{64}").all()
+        # The sizing and the hardware as the file had them (its line 1 is the header).
+        for asset in frame.itertuples():
+            row = source[asset.source_row_number - 2]
+            assert asset.cpu_cores == int(row["CPU Cores"])
+            assert asset.memory_gb == float(row["Memory (GB)"])
+            assert str(asset.storage_gb) == str(float(row["Storage (GB)"] or "nan"))
+            assert (asset.serial_number, asset.manufacturer, asset.model) == (
+                row["Serial Number"],
+                row["Manufacturer"],
+                row["Model"],
+            )
+            assert (asset.business_unit, asset.description) == (
+                row["Business Unit"],
+                row["Description"],
+            )
     assert list(from_csv["asset_id"]) == list(from_xlsx["asset_id"])
     assert client.get(url, params={"format": "pdf"}, headers=auth).status_code == 422

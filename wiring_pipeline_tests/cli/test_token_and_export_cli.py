@@ -9,8 +9,14 @@ import pandas as pd
 from click.testing import CliRunner
 
 from wiring_pipeline.cli.main import cli
-from wiring_pipeline.domain.inventory.export import PROVENANCE_COLUMNS
+from wiring_pipeline.domain.inventory import export
+from wiring_pipeline.domain.inventory.export import EXPORT_COLUMNS, PROVENANCE_COLUMNS
+from wiring_pipeline.samples import cmdb_generator as gen
 from wiring_pipeline_tests.support.defects import BROKEN_KEY, build_defect_world
+from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.pipeline_helpers import register, run_stages
+
+SIZED_KEY = "acme.sized"
 
 
 def run(*args: str):
@@ -54,6 +60,7 @@ def test_inventory_export_csv_and_xlsx(engine, tmp_path):
     csv = run("inventory", "export", "--partition", BROKEN_KEY)
     assert csv.exit_code == 0, csv.output
     frame = pd.read_csv(io.BytesIO(csv.stdout_bytes), encoding="utf-8-sig")
+    assert list(frame.columns) == list(EXPORT_COLUMNS)
     assert set(PROVENANCE_COLUMNS) <= set(frame.columns)
     assert len(frame) == len(world.broken.assets)  # every method, broken links included
     target = tmp_path / "inventory.xlsx"
@@ -61,8 +68,47 @@ def test_inventory_export_csv_and_xlsx(engine, tmp_path):
         "inventory", "export", "--partition", BROKEN_KEY, "--format", "xlsx", "-o", str(target)
     )
     assert xlsx.exit_code == 0, xlsx.output
+    assert f"wrote {len(frame):,} assets to {target}" in xlsx.stderr
     sheet = pd.read_excel(target, sheet_name="inventory")
+    assert list(sheet.columns) == list(EXPORT_COLUMNS)
     assert sorted(sheet["asset_id"]) == sorted(frame["asset_id"])
+    assert [p.name for p in tmp_path.iterdir()] == ["inventory.xlsx"]  # nothing left beside it
+
+
+def test_inventory_export_carries_the_sizing_of_the_source(engine, tmp_path):
+    scope = make_tenant(engine, SIZED_KEY)
+    flow = make_flow(engine, scope)
+    source = tmp_path / "cmdb.csv"
+    gen.write_csv(source, gen.iter_cmdb_rows(11, 20))
+    register(engine, scope, flow, source)
+    run_stages(engine, SIZED_KEY)
+    target = tmp_path / "inventory.csv"
+    result = run("inventory", "export", "--partition", SIZED_KEY, "-o", str(target))
+    assert result.exit_code == 0, result.output
+    rows = list(gen.iter_cmdb_rows(11, 20))
+    exported = pd.read_csv(target, encoding="utf-8-sig")
+    assert len(exported) > 0
+    for asset in exported.itertuples():
+        row = rows[asset.source_row_number - 2]  # the file's line 1 is its header
+        assert (asset.cpu_cores, asset.memory_gb) == (
+            int(row["CPU Cores"]),
+            float(row["Memory (GB)"]),
+        )
+        assert (asset.serial_number, asset.model) == (row["Serial Number"], row["Model"])
+
+
+def test_a_refused_export_leaves_the_output_as_it_was(engine, tmp_path, monkeypatch):
+    build_defect_world(engine)
+    target = tmp_path / "inventory.xlsx"
+    target.write_bytes(b"last week's")
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 1)
+    result = run(
+        "inventory", "export", "--partition", BROKEN_KEY, "--format", "xlsx", "-o", str(target)
+    )
+    assert result.exit_code == 2 and "export as csv" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert target.read_bytes() == b"last week's"
+    assert [p.name for p in tmp_path.iterdir()] == ["inventory.xlsx"]
 
 
 def test_inventory_export_bad_input_exits_2(engine, tmp_path):

@@ -47,7 +47,8 @@ UNITS: dict[str, Decimal] = {
 SIZED_FIELDS: tuple[str, ...] = ("memory_gb", "storage_gb")
 #: Longest constant value, as a cell.
 MAX_CONSTANT_CHARS = 1_000
-_RECORDS_PATH = re.compile(r"^[^\[\].]+(\[\])?(\.[^\[\].]+(\[\])?)*$")
+#: `Reservations[].Instances[]`: keys from the document's root, `[]` after each list.
+RECORDS_PATH = re.compile(r"^[^\[\].]+(\[\])?(\.[^\[\].]+(\[\])?)*$")
 _SPEC_KEYS = {"mappings", "constants", "key", "sheet", "records_path", "profile"}
 
 
@@ -248,7 +249,7 @@ def _records_path(value: object) -> str | None:
     """`Reservations[].Instances[]`: keys from the document's root, `[]` for each list."""
     if value is None:
         return None
-    if not isinstance(value, str) or not _RECORDS_PATH.match(value.strip()):
+    if not isinstance(value, str) or not RECORDS_PATH.match(value.strip()):
         raise FieldMappingError(
             f'"records_path" {value!r} is not a path such as Reservations[].Instances[]'
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from wiring_pipeline.domain.contract.flow_spec import RECORDS_PATH
 from wiring_pipeline.domain.ingest.sources.json_stream import (
     JsonCursor,
     JsonValueError,
@@ -44,21 +45,16 @@ class WrappedRecordsError(UnreadableFileError):
 
 
 def records_path_steps(path: str, filename: str) -> list[tuple[str, bool]]:
-    """The path's steps: (key, whether its value is a list to go through).
-
-    The same rule as the flow spec's `records_path` (domain/contract/flow_spec.py), which
-    has already checked a flow's path: non-empty keys without `.`, `[` or `]`, each maybe
-    followed by `[]`.
-    """
-    steps = []
-    for part in path.strip().split("."):
-        key = part[:-2] if part.endswith("[]") else part
-        if not _pathable(key):
-            raise UnreadableFileError(
-                f"{filename}: the records path {path!r} is not a path such as {_EXAMPLE}"
-            )
-        steps.append((key, part.endswith("[]")))
-    return steps
+    """The path's steps: (key, whether its value is a list to go through), by the flow
+    spec's rule (`contract.flow_spec.RECORDS_PATH`)."""
+    if not RECORDS_PATH.match(path.strip()):
+        raise UnreadableFileError(
+            f"{filename}: the records path {path!r} is not a path such as {_EXAMPLE}"
+        )
+    return [
+        (part[:-2], True) if part.endswith("[]") else (part, False)
+        for part in path.strip().split(".")
+    ]
 
 
 def path_records(cursor: JsonCursor, path: str, filename: str) -> Iterator[JsonItem]:
