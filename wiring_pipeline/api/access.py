@@ -8,7 +8,7 @@ row-level security policies then show only that tenant's rows. The settings end 
 transaction, so a pooled connection goes back as it came.
 
 A request is two transactions. `authorize` is short: the token (through the lookups of
-revision 0013, the only way the login reaches tokens and the registry), the recording of
+revision 0012, the only way the login reaches tokens and the registry), the recording of
 its use, the key. Only then does the read run, in `tenant_read`: a read that lasts seconds
 holds no lock on the token, so other requests with it never wait. The whole read happens
 before a response is sent, except the export's, which is sent from a spool that never waits

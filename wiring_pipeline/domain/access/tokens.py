@@ -8,7 +8,7 @@ engagements) or admin (every partition, and `/metrics`).
 
 The API's login cannot read `api_tokens` nor, before its tenant is set, the registry: what
 it needs (one token's row, recording its use, one key's ids) goes through the functions of
-revision 0013, which run as their owner and answer for one token id or one key only.
+revision 0012, which run as their owner and answer for one token id or one key only.
 """
 
 from __future__ import annotations
