@@ -28,6 +28,7 @@ from wiring_pipeline.bench.environment import machine_info, throwaway_database
 from wiring_pipeline.bench.runner import BenchError
 from wiring_pipeline.bench.scale_seed import seed_engagements
 from wiring_pipeline.db import engines
+from wiring_pipeline.defs.health.alerts import read_alerts
 from wiring_pipeline.defs.health.fleet_assets import WIRING_HEALTH_FLEET_KEY
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain.core.tenancy import list_partition_keys
@@ -213,9 +214,7 @@ def _run(tenants: int, app_url: str, engine, workdir: Path, progress: Progress) 
 
 
 def _alerted_partitions(path: Path) -> set[str]:
-    if not path.exists():
-        return set()
-    return {json.loads(line)["partition"] for line in path.read_text().splitlines()}
+    return {alert["partition"] for alert in read_alerts(path)}
 
 
 def _fleet_metadata(instance: DagsterInstance) -> dict:

@@ -228,6 +228,7 @@ def dagster_storage_url() -> str:
     configured = os.environ.get("WIRING_DAGSTER_STORAGE_URL")
     if configured:
         return configured
+    settings.refuse_embedded_server("WIRING_DAGSTER_STORAGE_URL")
     return start_embedded_server().url(DAGSTER_DATABASE, driver="psycopg2")
 
 

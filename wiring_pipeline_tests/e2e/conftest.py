@@ -20,6 +20,7 @@ from dagster import DagsterRunStatus
 from sqlalchemy import text
 
 from wiring_pipeline.defs.backfill.jobs import BACKFILL_RUN_TAG
+from wiring_pipeline.defs.health import alerts
 from wiring_pipeline.defs.partitions import PARTITION_TAG
 from wiring_pipeline.domain.core.tenancy import resolve_scope
 from wiring_pipeline.domain.health.measure import WiringHealth, measure_wiring_health
@@ -321,6 +322,4 @@ def execution_in_run(stack: DagsterStack, check: str, partition_key: str, run_id
 
 
 def read_alerts(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return alerts.read_alerts(path)

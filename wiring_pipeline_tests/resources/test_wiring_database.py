@@ -13,7 +13,7 @@ from dagster import build_sensor_context, instance_for_test
 from wiring_pipeline import settings
 from wiring_pipeline.cli.main import cli
 from wiring_pipeline.defs.discovery.sensors import pending_imports_sensor
-from wiring_pipeline.resources import WiringDatabase
+from wiring_pipeline.resources import WiringDatabase, embedded
 
 
 @pytest.fixture()
@@ -55,3 +55,12 @@ def test_a_configured_url_is_used_in_a_pod(pod):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WIRING_DATABASE_URL", "postgresql+psycopg://db/wiring")
         assert WiringDatabase().url() == "postgresql+psycopg://db/wiring"
+
+
+def test_the_dagster_storage_in_a_pod_is_refused_too(pod, monkeypatch):
+    monkeypatch.delenv("WIRING_DAGSTER_STORAGE_URL", raising=False)
+    with pytest.raises(
+        settings.EmbeddedServerRefused, match="^WIRING_DAGSTER_STORAGE_URL is not set"
+    ):
+        embedded.dagster_storage_url()
+    assert not (pod / "pgdata").exists()

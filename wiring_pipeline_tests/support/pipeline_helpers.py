@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dagster import DagsterInstance, ExecuteInProcessResult, build_sensor_context, materialize
@@ -10,6 +9,7 @@ from sqlalchemy import Engine, text
 
 from wiring_pipeline import settings
 from wiring_pipeline.db.transactions import partition_transaction
+from wiring_pipeline.defs.health.alerts import read_alerts
 from wiring_pipeline.defs.health.assets import wiring_health
 from wiring_pipeline.defs.health.checks import wiring_zero_orphan_checks
 from wiring_pipeline.defs.health.sensors import wiring_check_alert_sensor
@@ -88,5 +88,4 @@ def tick_alert_sensor(instance: DagsterInstance, cursor: str | None) -> str:
 
 def stored_alerts() -> list[dict]:
     """Every alert in `alerts.jsonl`, oldest first."""
-    path = settings.alerts_file()
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return read_alerts(settings.alerts_file())
