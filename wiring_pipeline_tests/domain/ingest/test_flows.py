@@ -4,14 +4,12 @@ the wiring (DESIGN 3d)."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 from sqlalchemy import text
 
 from wiring_pipeline.domain.health.measure import measure_wiring_health
 from wiring_pipeline.domain.ingest import flows
+from wiring_pipeline_tests.support.csv_rows import write_csv_rows
 from wiring_pipeline_tests.support.factories import make_tenant
 from wiring_pipeline_tests.support.pipeline_helpers import register, run_stages
 
@@ -37,14 +35,6 @@ ROWS = [
 ]  # fmt: skip
 
 
-def _write(path: Path, rows: list[dict]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def _assets(engine, scope) -> dict[str, dict]:
     with engine.connect() as conn:
         rows = conn.execute(
@@ -63,7 +53,7 @@ def test_units_constants_and_fallback_columns_reach_the_assets(engine, tmp_path)
     scope = make_tenant(engine, KEY)
     with engine.begin() as conn:
         flow = flows.add_flow(conn, scope, SPEC, sets=["environment=Production"], flow_name="vm")
-    register(engine, scope, flow, _write(tmp_path / "vms.csv", ROWS))
+    register(engine, scope, flow, write_csv_rows(tmp_path / "vms.csv", ROWS))
     run_stages(engine, KEY)
 
     found = _assets(engine, scope)
@@ -94,7 +84,7 @@ def test_update_recleanses_the_rejected_records_and_remove_keeps_the_links(engin
     rows = [{"VM": f"vm-{n}", "Kind": "vm", "Env": ""} for n in range(3)]
     with engine.begin() as conn:
         flow = flows.add_flow(conn, scope, flat, flow_name="cmdb")
-    register(engine, scope, flow, _write(tmp_path / "cmdb.csv", rows))
+    register(engine, scope, flow, write_csv_rows(tmp_path / "cmdb.csv", rows))
     run_stages(engine, KEY)
     assert _assets(engine, scope) == {}  # every row lacks its environment
     rejected = _health(engine, scope).as_json()

@@ -4,7 +4,6 @@ every critical field mapped or set (DESIGN 3d)."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from wiring_pipeline.domain.ingest.profiles import (
     resolve_profile,
 )
 from wiring_pipeline.domain.ingest.sources import SourceOptions, open_source
+from wiring_pipeline_tests.support.csv_rows import write_csv_rows
 from wiring_pipeline_tests.support.export_shapes import real_export
 
 
@@ -26,14 +26,6 @@ def header_of(path: Path, file_format: str, sheet: str | None = None) -> list[st
     """The header as the `import` readers read it."""
     with open_source(path, path.name, SourceOptions(file_format, sheet_name=sheet)) as source:
         return list(source.columns)
-
-
-def write_csv(path: Path, rows: list[dict]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def test_sizing_workshop_vinfo_is_rvtools_vinfo_keyed_by_vm_name():
@@ -99,7 +91,7 @@ def test_rvtools_vinfo_csv_with_vm_uuid_is_keyed_by_it(tmp_path):
         {"VM": "web-01", "Powerstate": "poweredOn", "CPUs": "2", "Memory": "8192",
          "DNS Name": "web-01.corp", "Provisioned MiB": "40960", "VM UUID": "4211-aa"},
     ]  # fmt: skip
-    header = header_of(write_csv(tmp_path / "RVTools_tabvInfo.csv", rows), "csv")
+    header = header_of(write_csv_rows(tmp_path / "RVTools_tabvInfo.csv", rows), "csv")
     spec = resolve_profile(recognise(header), header)
     assert spec.profile == "rvtools-vinfo"
     assert spec.identity_key == ("VM UUID",)
@@ -113,7 +105,7 @@ def test_rvtools_command_line_csv_names_are_the_same_profile(tmp_path):
         {"vInfoVMName": "db-01", "vInfoPowerstate": "poweredOff", "vInfoCPUs": "4",
          "vInfoMemory": "16384", "vInfoProvisioned": "102400", "vInfoGuestHostName": ""},
     ]  # fmt: skip
-    header = header_of(write_csv(tmp_path / "vinfo.csv", rows), "csv")
+    header = header_of(write_csv_rows(tmp_path / "vinfo.csv", rows), "csv")
     spec = resolve_profile(recognise(header), header)
     assert spec.profile == "rvtools-vinfo"
     assert spec.units == {"vInfoMemory": "MiB", "vInfoProvisioned": "MiB"}
@@ -129,7 +121,7 @@ def test_servicenow_export_takes_environment_and_owner_from_the_cmdb(tmp_path):
          "model_id": "VMware Virtual Platform", "owned_by": "Ana Ruiz", "used_for": "Production",
          "department": "Finance", "location": "Quito DC", "sys_class_name": "cmdb_ci_linux_server"},
     ]  # fmt: skip
-    header = header_of(write_csv(tmp_path / "cmdb_ci_server.csv", rows), "csv")
+    header = header_of(write_csv_rows(tmp_path / "cmdb_ci_server.csv", rows), "csv")
     profile = recognise(header)
     assert profile.name == "servicenow-cmdb-ci-server"
     spec = resolve_profile(profile, header)
@@ -150,7 +142,7 @@ def test_servicenow_export_takes_environment_and_owner_from_the_cmdb(tmp_path):
 
 def test_servicenow_export_without_sys_id_is_keyed_by_name(tmp_path):
     rows = [{"name": "srv-1", "sys_class_name": "cmdb_ci_win_server", "os": "Windows"}]
-    header = header_of(write_csv(tmp_path / "servers.csv", rows), "csv")
+    header = header_of(write_csv_rows(tmp_path / "servers.csv", rows), "csv")
     spec = resolve_profile(recognise(header), header)
     assert spec.profile == "servicenow-cmdb-ci-server"
     assert spec.identity_key == ("name",)
@@ -164,7 +156,7 @@ def test_aws_migration_hub_template(tmp_path):
          "VMware.VMName": "VM-PAY-01", "OS.Name": "Linux", "OS.Version": "16.04.3",
          "CPU.NumberOfCores": "8", "RAM.TotalSizeInMB": "64128", "Applications": "Payments"},
     ]  # fmt: skip
-    header = header_of(write_csv(tmp_path / "import.csv", rows), "csv")
+    header = header_of(write_csv_rows(tmp_path / "import.csv", rows), "csv")
     profile = recognise(header)
     assert profile.name == "aws-migration-hub-csv"
     spec = resolve_profile(profile, header)
