@@ -190,6 +190,10 @@ def load_import(
                 yield from source.rows
         except UnreadableFileError as failure:
             failures.append(str(failure))
+        except Exception as failure:
+            # DESIGN 3f: an import that cannot be read, whatever the reason and wherever in
+            # the file, fails alone with its reason; the partition's other imports load.
+            failures.append(unreadable_reason(filename, failure))
 
     driver = conn.connection.driver_connection
     with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as rejects:
@@ -240,6 +244,12 @@ def load_import(
     return ImportLoadResult(
         data_import.id, filename, "loaded", counts["loaded"], counts["rejected"]
     )
+
+
+def unreadable_reason(filename: str, failure: Exception) -> str:
+    """One line naming the file and what a reader met that it did not expect."""
+    detail = " ".join(str(failure).split())[:300] or "no detail"
+    return f"{filename}: could not be read ({type(failure).__name__}: {detail})"
 
 
 def _fail_import(conn: Connection, scope: TenantScope, data_import, error: str) -> ImportLoadResult:
