@@ -21,7 +21,7 @@ from wiring_pipeline.cli.dev import dev
 from wiring_pipeline.cli.flows import flow
 from wiring_pipeline.cli.health import health
 from wiring_pipeline.cli.inventory import inventory
-from wiring_pipeline.cli.registry import import_file, tenant
+from wiring_pipeline.cli.registry import import_group, tenant
 from wiring_pipeline.cli.run import run
 from wiring_pipeline.cli.serve import serve
 from wiring_pipeline.cli.token import token
@@ -58,7 +58,7 @@ for command in (
     db,
     tenant,
     flow,
-    import_file,
+    import_group,
     run,
     health,
     inventory,

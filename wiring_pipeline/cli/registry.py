@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import click
+from click_default_group import DefaultGroup
 
 from wiring_pipeline import settings
 from wiring_pipeline.cli.common import (
@@ -40,7 +42,13 @@ def tenant_list() -> None:
             click.echo(key)
 
 
-@click.command("import")
+@click.group("import", cls=DefaultGroup, default="file", default_if_no_args=False)
+def import_group() -> None:
+    """Register an export as a pending import (`import FILE …`), or drop a pending one
+    (`import discard ID`)."""
+
+
+@import_group.command("file")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--partition", "partition_key", required=True, help="<client_slug>.<engagement_slug>")
 @click.option("--flow", "flow_ref", required=True, help="The flow's flow_id, id or name.")
@@ -107,3 +115,13 @@ def import_file(
             f"note: identical to import {row['duplicate_of']} of this flow; nothing registered",
             err=True,
         )
+
+
+@import_group.command("discard")
+@click.argument("import_id", type=click.UUID)
+@click.option("--partition", "partition_key", required=True, help="<client_slug>.<engagement_slug>")
+def import_discard(import_id: uuid.UUID, partition_key: str) -> None:
+    """Drop the pending import IMPORT_ID: it will never load (its stored copy is kept)."""
+    with unit_of_work(partition_key) as work:
+        row = registry.discard_import(work.conn, work.scope, import_id)
+    echo_json({key: row[key] for key in ("id", "filename", "status", "error")})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from wiring_pipeline.cli.main import cli
 
@@ -88,3 +89,31 @@ def test_a_repeated_tenant_add_succeeds_and_a_repeated_flow_id_is_one_line(engin
     ]
     listed = json.loads(run("flow", "list", "--partition", "acme.dc-exit").output)
     assert [f["flow_name"] for f in listed] == ["cmdb"]
+
+
+def test_a_pending_import_is_discarded_and_never_loads(engine, tmp_path):
+    assert run("tenant", "add", "acme.dc-exit").exit_code == 0
+    mappings = tmp_path / "mappings.json"
+    mappings.write_text(json.dumps({"Asset Name": "name", "CI Class": "asset_type"}))
+    add = ("flow", "add", "--partition", "acme.dc-exit", "--mappings", str(mappings))
+    assert run(*add, "--name", "cmdb", "--set", "environment=test").exit_code == 0
+    export = tmp_path / "export.csv"
+    export.write_text("Asset Name,CI Class\nsrv1,Server\n")
+    imported = run("import", str(export), "--partition", "acme.dc-exit", "--flow", "cmdb")
+    import_id = json.loads(imported.output)["id"]
+
+    discarded = run("import", "discard", import_id, "--partition", "acme.dc-exit")
+    assert discarded.exit_code == 0, discarded.output
+    assert json.loads(discarded.output)["status"] == "discarded"
+    again = run("import", "discard", import_id, "--partition", "acme.dc-exit")
+    assert again.exit_code == 2
+    assert again.output.strip() == (
+        f"Error: import {import_id} is discarded, not pending: there is nothing to discard"
+    )
+    ran = run("run", "--partition", "acme.dc-exit")
+    assert ran.exit_code == 0, ran.output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM migration.raw_import_records")).scalar() == 0
+    # The same file can be registered again: a discarded import is no earlier copy of it.
+    reimported = run("import", str(export), "--partition", "acme.dc-exit", "--flow", "cmdb")
+    assert "duplicate_of" not in json.loads(reimported.output)

@@ -11,7 +11,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from wiring_pipeline.domain.contract.fields import source_columns
@@ -41,6 +41,10 @@ IMPORT_FORMATS = {
     ".ndjson": "jsonl",
     ".xlsx": "xlsx",
 }
+
+
+#: The status of an import dropped before it was loaded (`import discard`).
+DISCARDED = "discarded"
 
 
 class RegistryError(UserInputError):
@@ -203,6 +207,31 @@ def register_import(
     return dict(row._mapping)
 
 
+def discard_import(conn: Connection, scope: TenantScope, import_id: uuid.UUID) -> dict:
+    """Drop a pending import: it will never load. Its stored copy stays, as the record of
+    what was registered; a loaded or failed import is refused (nothing to drop)."""
+    row = conn.execute(
+        update(data_imports)
+        .where(
+            *scope.where(data_imports),
+            data_imports.c.id == import_id,
+            data_imports.c.status == "pending",
+        )
+        .values(status=DISCARDED, error="discarded before it was loaded")
+        .returning(*data_imports.c)
+    ).one_or_none()
+    if row is not None:
+        return dict(row._mapping)
+    status = conn.execute(
+        select(data_imports.c.status).where(
+            *scope.where(data_imports), data_imports.c.id == import_id
+        )
+    ).scalar_one_or_none()
+    if status is None:
+        raise RegistryError(f"partition {scope.partition_key!r} has no import {import_id}")
+    raise RegistryError(f"import {import_id} is {status}, not pending: there is nothing to discard")
+
+
 def _earlier_identical_import(
     conn: Connection, scope: TenantScope, flow: dict, digest: str, sheet_name: str | None
 ) -> dict | None:
@@ -214,7 +243,7 @@ def _earlier_identical_import(
             data_imports.c.discovery_flow_id == flow["id"],
             data_imports.c.source_sha256 == digest,
             data_imports.c.sheet_name.is_not_distinct_from(sheet_name),
-            data_imports.c.status != "failed",
+            data_imports.c.status.not_in(("failed", DISCARDED)),
         )
         .order_by(data_imports.c.created_at, data_imports.c.id)
         .limit(1)
