@@ -110,26 +110,24 @@ def cleanse_statement(
         for i, (source, target) in enumerate(mappings.items())
         if target in INVENTORY_FIELDS
     }
-    constant_binds = {
-        f"const_{target}": value
-        for target, value in (constants or {}).items()
-        if target in INVENTORY_FIELDS
-    }
+    constants = {t: v for t, v in (constants or {}).items() if t in INVENTORY_FIELDS}
+    constant_binds = {f"const_{target}": value for target, value in constants.items()}
     columns_of: dict[str, list[str]] = {}
     for bind, source in sources.items():
         columns_of.setdefault(mappings[source], []).append(bind)
-    for bind in constant_binds:
-        columns_of.setdefault(bind.removeprefix("const_"), [])
+    for target in constants:
+        columns_of.setdefault(target, [])
     targets = list(columns_of)
+    factor_of = {t: _factor_sql(columns_of[t], sources, units) for t in targets}
     extracted = ", ".join(f"r.raw_data ->> :{bind} AS s_{bind}" for bind in sources)
     cleaned = ", ".join(
-        f"{_first_cell(columns_of[t], t in (constants or {}), t)} AS t_{t}"
-        + (f", {factor} AS f_{t}" if (factor := _factor_sql(columns_of[t], sources, units)) else "")
+        f"{_first_cell(columns_of[t], t in constants, t)} AS t_{t}"
+        + (f", {factor_of[t]} AS f_{t}" if factor_of[t] else "")
         for t in targets
     )
     parsed = ", ".join(
         f"t_{t}, CASE WHEN {excel_error_sql(f't_{t}')} THEN NULL"
-        f" ELSE {_sized(value_sql(INVENTORY_FIELDS[t], f't_{t}'), t, columns_of, sources, units)}"
+        f" ELSE {_sized(value_sql(INVENTORY_FIELDS[t], f't_{t}'), t, bool(factor_of[t]))}"
         f" END AS v_{t}"
         for t in targets
     )
@@ -241,9 +239,9 @@ def _factor_sql(binds: list[str], sources: dict[str, str], units: dict[str, str]
     return f"CASE {cases} ELSE 1::numeric END"
 
 
-def _sized(value: str, target: str, columns_of, sources, units) -> str:
+def _sized(value: str, target: str, converted: bool) -> str:
     """A size converted to the field's unit: 4096 MiB reads 4 (GiB), rounded to 6 places."""
-    if not _factor_sql(columns_of[target], sources, units):
+    if not converted:
         return value
     return f"trim_scale(round(({value}) * f_{target}, 6))"
 
