@@ -13,14 +13,12 @@ import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from dagster import DagsterRunStatus
 from sqlalchemy import text
 
 from wiring_pipeline.defs.backfill.jobs import BACKFILL_RUN_TAG
-from wiring_pipeline.defs.health import alerts
 from wiring_pipeline.defs.partitions import PARTITION_TAG
 from wiring_pipeline.domain.core.tenancy import resolve_scope
 from wiring_pipeline.domain.health.measure import WiringHealth, measure_wiring_health
@@ -319,7 +317,3 @@ def execution_in_run(stack: DagsterStack, check: str, partition_key: str, run_id
     if not found:
         raise StackError(f"no evaluation of {check!r} for {partition_key} in run {run_id}")
     return found[0]
-
-
-def read_alerts(path: Path) -> list[dict]:
-    return alerts.read_alerts(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from dagster import DagsterRunStatus
 
+from wiring_pipeline.defs.health.alerts import read_alerts
 from wiring_pipeline.defs.partitions import PARTITION_TAG
 from wiring_pipeline.domain.contract.metrics import METRICS, METRICS_BY_NAME
 from wiring_pipeline_tests.e2e.conftest import (
@@ -22,7 +23,6 @@ from wiring_pipeline_tests.e2e.conftest import (
     SensorLaunchedRun,
     check_names,
     execution_in_run,
-    read_alerts,
 )
 from wiring_pipeline_tests.e2e.dagster_stack import (
     DagsterStack,
