@@ -189,11 +189,9 @@ def load_import(
                 read_as.update(encoding=source.encoding, sheet_name=source.sheet_name)
                 yield from source.rows
         except UnreadableFileError as failure:
+            # Whatever the reason and wherever in the file (`open_source` says it as one
+            # line): this import fails alone; the partition's other imports load.
             failures.append(str(failure))
-        except Exception as failure:
-            # DESIGN 3f: an import that cannot be read, whatever the reason and wherever in
-            # the file, fails alone with its reason; the partition's other imports load.
-            failures.append(unreadable_reason(filename, failure))
 
     driver = conn.connection.driver_connection
     with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as rejects:
@@ -244,12 +242,6 @@ def load_import(
     return ImportLoadResult(
         data_import.id, filename, "loaded", counts["loaded"], counts["rejected"]
     )
-
-
-def unreadable_reason(filename: str, failure: Exception) -> str:
-    """One line naming the file and what a reader met that it did not expect."""
-    detail = " ".join(str(failure).split())[:300] or "no detail"
-    return f"{filename}: could not be read ({type(failure).__name__}: {detail})"
 
 
 def _fail_import(conn: Connection, scope: TenantScope, data_import, error: str) -> ImportLoadResult:

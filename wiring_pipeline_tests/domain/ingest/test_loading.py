@@ -5,9 +5,7 @@ line 1), the spreadsheet row, the line of JSON Lines."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.db.transactions import partition_transaction
-from wiring_pipeline.domain.ingest import loading
+from wiring_pipeline.domain.ingest import sources
 from wiring_pipeline.domain.ingest.loading import (
     MAX_CELL_CHARS,
     load_pending_imports,
@@ -297,7 +295,7 @@ def test_raw_data_is_one_json_object_per_row(engine, tenant, tmp_path):
 def test_a_reader_failure_of_any_kind_fails_only_its_import(engine, tenant, tmp_path, monkeypatch):
     """DESIGN 3f: whatever a reader meets, wherever in the file, that import fails with its
     reason and the partition's other imports still load (a RecursionError used to roll the
-    whole load back and leave every import pending)."""
+    whole load back and leave every import pending); `import` says it in one line."""
     scope, flow = tenant
     registered = {}
     for number, name in enumerate(("deep.csv", "good.csv")):
@@ -305,28 +303,31 @@ def test_a_reader_failure_of_any_kind_fails_only_its_import(engine, tenant, tmp_
         rows = "".join(f"web-{number}-{i},Production\n" for i in range(5))
         path.write_text("Name,Env\n" + rows, encoding="utf-8")
         registered[name] = register(engine, scope, flow, path)
-    real_open = loading.open_source
+    real_open_delimited = sources.open_delimited
 
-    @contextmanager
-    def open_source(path, filename, options):
-        with real_open(path, filename, options) as source:
-            if filename != "deep.csv":
-                yield source
-                return
+    def open_delimited(path, filename, *args):
+        header, rows = real_open_delimited(path, filename, *args)
+        if filename != "deep.csv":
+            return header, rows
 
-            def rows_then_too_deep():
-                yield from islice(source.rows, 3)
-                raise RecursionError("maximum recursion depth exceeded")
+        def rows_then_too_deep():
+            yield from islice(rows, 3)
+            raise RecursionError("maximum recursion depth exceeded")
 
-            yield dataclasses.replace(source, rows=rows_then_too_deep())
+        return header, rows_then_too_deep()
 
-    monkeypatch.setattr(loading, "open_source", open_source)
+    monkeypatch.setattr(sources, "open_delimited", open_delimited)
     results = {r.filename: r for r in load(engine)}
 
     assert (results["good.csv"].status, results["good.csv"].loaded_rows) == ("loaded", 5)
     failed = import_row(engine, registered["deep.csv"]["id"])
     assert results["deep.csv"].status == failed.status == "failed"
-    assert failed.error == (
-        "deep.csv: could not be read (RecursionError: maximum recursion depth exceeded)"
-    )
+    reason = "deep.csv: could not be read (RecursionError: maximum recursion depth exceeded)"
+    assert failed.error == reason
     assert raw_rows(engine, registered["deep.csv"]["id"]) == []
+    again = tmp_path / "again" / "deep.csv"
+    again.parent.mkdir()
+    again.write_text("Name,Env\n" + "".join(f"x-{i},Dev\n" for i in range(5)), encoding="utf-8")
+    with pytest.raises(RegistryError) as refused:
+        register(engine, scope, flow, again)
+    assert str(refused.value) == reason

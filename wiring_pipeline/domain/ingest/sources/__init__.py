@@ -28,6 +28,7 @@ from wiring_pipeline.domain.ingest.sources.rows import (
     SourceRow,
     UnreadableFileError,
     match_mapped_columns,
+    unreadable_reason,
     visible,
 )
 from wiring_pipeline.domain.ingest.sources.spreadsheet import open_workbook
@@ -77,28 +78,53 @@ class Source:
 
 @contextmanager
 def open_source(path: Path, filename: str, options: SourceOptions) -> Iterator[Source]:
-    """The file's rows and how they were read; the file is closed when the block ends."""
-    mapped = options.mapped_columns
+    """The file's rows and how they were read; the file is closed when the block ends.
+
+    Whatever a reader meets that it did not expect, opening the file or anywhere in its rows
+    (a RecursionError deep in a JSON line, a broken zip member), is an UnreadableFileError
+    naming the file (DESIGN 3f), so `import`, `flow suggest` and the loader each say it in
+    one line and the loader fails that import alone. What the caller's block raises is the
+    caller's and passes through untouched.
+    """
     with ExitStack() as stack:
-        if options.file_format == "xlsx":
-            sheet, header, rows = open_workbook(
-                path, filename, options.sheet_name, mapped, options.strict, stack
-            )
-            yield Source(None, sheet, [k for k in header.keys if k], rows)
-            return
-        if options.file_format not in ("csv", "json", "jsonl"):
-            raise UnreadableFileError(f"{filename}: unknown file format {options.file_format!r}")
-        encoding = (
-            check_encoding_name(options.encoding)
-            if options.encoding
-            else detect_encoding(path, filename)
+        try:
+            source = _opened(path, filename, options, stack)
+        except UnreadableFileError:
+            raise
+        except Exception as failure:
+            raise UnreadableFileError(unreadable_reason(filename, failure)) from failure
+        yield replace(source, rows=_guarded(source.rows, filename))
+
+
+def _opened(path: Path, filename: str, options: SourceOptions, stack: ExitStack) -> Source:
+    mapped = options.mapped_columns
+    if options.file_format == "xlsx":
+        sheet, header, rows = open_workbook(
+            path, filename, options.sheet_name, mapped, options.strict, stack
         )
-        if options.file_format == "csv":
-            header, rows = open_delimited(path, filename, encoding, mapped, options.strict, stack)
-            yield Source(encoding, None, [k for k in header.keys if k], rows)
-        else:
-            rows = open_json(path, filename, encoding, mapped, options.records_path, stack)
-            yield Source(encoding, None, None, rows)
+        return Source(None, sheet, [k for k in header.keys if k], rows)
+    if options.file_format not in ("csv", "json", "jsonl"):
+        raise UnreadableFileError(f"{filename}: unknown file format {options.file_format!r}")
+    encoding = (
+        check_encoding_name(options.encoding)
+        if options.encoding
+        else detect_encoding(path, filename)
+    )
+    if options.file_format == "csv":
+        header, rows = open_delimited(path, filename, encoding, mapped, options.strict, stack)
+        return Source(encoding, None, [k for k in header.keys if k], rows)
+    rows = open_json(path, filename, encoding, mapped, options.records_path, stack)
+    return Source(encoding, None, None, rows)
+
+
+def _guarded(rows: Iterator[SourceRow], filename: str) -> Iterator[SourceRow]:
+    """The rows, with an unexpected failure of the reader turned into UnreadableFileError."""
+    try:
+        yield from rows
+    except UnreadableFileError:
+        raise
+    except Exception as failure:
+        raise UnreadableFileError(unreadable_reason(filename, failure)) from failure
 
 
 def sniff_source(path: Path, filename: str, options: SourceOptions) -> Source:

@@ -191,6 +191,12 @@ def visible(raw: str) -> str:
     return shown.replace("\x00", "\\x00")[:MAX_REJECTED_TEXT_CHARS]
 
 
+def unreadable_reason(filename: str, failure: Exception) -> str:
+    """One line naming the file and what a reader met that it did not expect."""
+    detail = " ".join(str(failure).split())[:300] or "no detail"
+    return f"{filename}: could not be read ({type(failure).__name__}: {detail})"
+
+
 def rejected(row_number: int, reason: str, raw_text: str) -> SourceRow:
     return SourceRow(row_number, None, reason, visible(raw_text))
 
