@@ -228,11 +228,16 @@ def update_flow(
     if mappings is None and not sets and not identity_key:
         raise FlowError("nothing to change: give --mappings, --set or --key")
     flow = find_flow(conn, scope, flow_ref)
-    spec = parse_flow_spec(mappings) if mappings is not None else spec_of(flow)
-    if sets:
-        spec = dataclasses.replace(spec, constants={**spec.constants, **parse_sets(sets)})
+    if mappings is not None:
+        spec = parse_flow_spec(mappings, sets)
+    else:
+        spec = spec_of(flow)
+        if sets:
+            spec = dataclasses.replace(spec, constants={**spec.constants, **parse_sets(sets)})
     check_critical(spec)
-    key_columns = identity_key_columns(spec, identity_key or flow["identity_key_columns"])
+    # A new spec's own key wins; a spec without one keeps the flow's key.
+    kept = identity_key or spec.identity_key or flow["identity_key_columns"]
+    key_columns = identity_key_columns(spec, kept)
     row = conn.execute(
         update(discovery_flows)
         .where(*scope.where(discovery_flows), discovery_flows.c.id == flow["id"])

@@ -116,3 +116,15 @@ def test_update_recleanses_the_rejected_records_and_remove_keeps_the_links(engin
 def _health(engine, scope):
     with engine.connect() as conn:
         return measure_wiring_health(conn, scope)
+
+
+def test_a_new_specs_key_replaces_the_flows_and_a_spec_without_one_keeps_it(engine):
+    scope = make_tenant(engine, KEY)
+    with engine.begin() as conn:
+        flows.add_flow(conn, scope, SPEC, sets=["environment=test"], flow_name="vm")
+        keyed = {**SPEC, "key": ["DNS"], "constants": {**SPEC["constants"], "environment": "x"}}
+        updated, _ = flows.update_flow(conn, scope, "vm", mappings=keyed)
+        assert updated["identity_key_columns"] == ["DNS"]
+        unkeyed = {k: v for k, v in keyed.items() if k != "key"}
+        kept, _ = flows.update_flow(conn, scope, "vm", mappings=unkeyed)
+        assert kept["identity_key_columns"] == ["DNS"]
