@@ -42,21 +42,30 @@ def inventory_killed_in_its_transaction(engine: Engine, key: str, workdir: Path)
         env={**os.environ},
     )
     try:
-        while not marker.exists():
+        for _ in range(2400):  # a bounded wait (two minutes) for the child's writes
+            if marker.exists():
+                break
             assert child.poll() is None, "the child died before reaching its transaction"
             threading.Event().wait(0.05)
+        else:
+            raise AssertionError("the child never reached its transaction's end")
         inside = json.loads(marker.read_text())
         child.send_signal(signal.SIGKILL)
         assert child.wait() == -signal.SIGKILL
     finally:
         if child.poll() is None:
             child.kill()
-    with engine.connect() as conn:
-        while conn.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": inside["pid"]}
-        ).scalar():
+    # Each probe in a transaction of its own: pg_stat_activity is a snapshot taken at a
+    # transaction's first read, so one long transaction would see the session forever.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for _ in range(2400):  # a bounded wait (two minutes) for the server to notice
+            if not conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                {"pid": inside["pid"]},
+            ).scalar():
+                return inside["changes"]
             threading.Event().wait(0.05)
-    return inside["changes"]
+    raise AssertionError(f"the killed child's session {inside['pid']} never ended")
 
 
 def concurrent_inventory_runs(engine: Engine, key: str, runs: int = 2) -> list[InventoryResult]:

@@ -40,7 +40,8 @@ def _race_behind(engine: Engine, first: Connection, second: Callable[[Connection
     thread = threading.Thread(target=run)
     thread.start()
     started.wait()
-    with engine.connect() as watcher:
+    # Autocommit: pg_stat_activity is a snapshot per transaction, so each probe needs its own.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
         while (
             thread.is_alive()
             and not watcher.execute(
