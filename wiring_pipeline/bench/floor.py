@@ -277,7 +277,7 @@ _METRICS_SQL = text(
         SELECT
             count(*) FILTER (WHERE r.asset_id IS NOT NULL AND a.id IS NULL) AS orphan_asset_ref,
             count(*) FILTER (WHERE NOT r.is_processed) AS unprocessed,
-            count(*) FILTER (WHERE a.id IS NOT NULL
+            count(*) FILTER (WHERE a.id IS NOT NULL AND src.id IS NULL
                                AND a.raw_import_records_id IS DISTINCT FROM r.id) AS asymmetric,
             count(*) FILTER (WHERE r.superseded_by IS NOT NULL AND n.id IS NULL)
                 AS orphan_superseded_by
@@ -288,7 +288,24 @@ _METRICS_SQL = text(
         LEFT JOIN migration.raw_import_records n
           ON {tenant_filter("n")}
          AND n.id = r.superseded_by
+        LEFT JOIN migration.asset_sources src
+          ON {tenant_filter("src")}
+         AND src.raw_import_record_id = r.id AND src.asset_id = r.asset_id
         WHERE {tenant_filter("r")}
+    ), source_side AS (
+        SELECT
+            count(*) FILTER (WHERE s.asset_id IS NOT NULL AND a.id IS NULL) AS orphan_asset,
+            count(*) FILTER (WHERE s.discovery_flow_id IS NOT NULL AND f.id IS NULL)
+                AS orphan_flow,
+            count(*) FILTER (WHERE s.raw_import_record_id IS NOT NULL AND r.id IS NULL)
+                AS orphan_raw
+        FROM migration.asset_sources s
+        LEFT JOIN migration.assets a ON {tenant_filter("a")} AND a.id = s.asset_id
+        LEFT JOIN migration.discovery_flows f
+          ON {tenant_filter("f")} AND f.id = s.discovery_flow_id
+        LEFT JOIN migration.raw_import_records r
+          ON {tenant_filter("r")} AND r.id = s.raw_import_record_id
+        WHERE {tenant_filter("s")}
     )
     SELECT s.flow_missing AS flow_based_assets_missing_discovery_flow_id,
            s.all_missing AS all_assets_missing_discovery_flow_id,
@@ -297,8 +314,15 @@ _METRICS_SQL = text(
            w.unprocessed AS unprocessed_raw_records,
            s.orphan_flow_ref AS assets_with_orphan_flow_ref,
            s.asymmetric + w.asymmetric AS asymmetric_links,
-           w.orphan_superseded_by AS raw_records_with_orphan_superseded_by
-    FROM asset_side s CROSS JOIN raw_side w
+           w.orphan_superseded_by AS raw_records_with_orphan_superseded_by,
+           o.orphan_asset AS asset_sources_with_orphan_source_asset_ref,
+           o.orphan_flow AS asset_sources_with_orphan_source_flow_ref,
+           o.orphan_raw AS asset_sources_with_orphan_source_raw_import_ref,
+           (SELECT count(*) FROM migration.match_candidates m
+            WHERE {tenant_filter("m")} AND m.status = 'open') AS open_match_candidates,
+           (SELECT count(*) FROM migration.asset_conflicts c
+            WHERE {tenant_filter("c")}) AS asset_field_conflicts
+    FROM asset_side s CROSS JOIN raw_side w CROSS JOIN source_side o
     """
 )
 

@@ -34,8 +34,9 @@ _SEED_SQL = (
       ON ca.slug = :prefix || lpad(((g - 1) / :per_client + 1)::text, 5, '0')
     """,
     """
-    INSERT INTO migration.discovery_flows (client_account_id, engagement_id, flow_id, flow_name)
-    SELECT e.client_account_id, e.id, gen_random_uuid(), 'scale'
+    INSERT INTO migration.discovery_flows
+        (client_account_id, engagement_id, flow_id, flow_name, precedence)
+    SELECT e.client_account_id, e.id, gen_random_uuid(), 'scale', 1
     FROM migration.engagements e
     """,
     """

@@ -1,7 +1,8 @@
 """`wiring-pipeline inventory`: page through a partition's assets, or export them all.
 
 `inventory --partition KEY` lists (as it always did); `inventory export` writes the
-deliverable. A click group that also runs without a subcommand keeps both.
+deliverable; `coverage`, `conflicts` and `matches` show what reconciling the sources found.
+A click group that also runs without a subcommand keeps them all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from wiring_pipeline.domain.inventory.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE,
     list_inventory_assets,
+)
+from wiring_pipeline.domain.inventory.reconciliation_report import (
+    MAX_ROWS,
+    conflicts,
+    coverage,
+    match_candidates,
 )
 
 
@@ -117,3 +124,36 @@ def _replacing(output: Path) -> Iterator[BinaryIO]:
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
+
+
+_PARTITION = click.option(
+    "--partition", "partition_key", required=True, help="<client_slug>.<engagement_slug>"
+)
+_LIMIT = click.option("--limit", type=click.IntRange(1, MAX_ROWS), default=100, show_default=True)
+
+
+@inventory.command("coverage")
+@_PARTITION
+def inventory_coverage(partition_key: str) -> None:
+    """How many current assets each combination of sources describes, with samples: the
+    servers the CMDB does not know, the CMDB entries nothing runs (DESIGN 3e)."""
+    with read_partition(partition_key) as work:
+        echo_json(coverage(work.conn, work.scope))
+
+
+@inventory.command("conflicts")
+@_PARTITION
+@_LIMIT
+def inventory_conflicts(partition_key: str, limit: int) -> None:
+    """Fields on which an asset's sources disagree: every source's value and the one kept."""
+    with read_partition(partition_key) as work:
+        echo_json(conflicts(work.conn, work.scope, limit))
+
+
+@inventory.command("matches")
+@_PARTITION
+@_LIMIT
+def inventory_matches(partition_key: str, limit: int) -> None:
+    """Possible matches across sources that the rules left for a person to decide."""
+    with read_partition(partition_key) as work:
+        echo_json(match_candidates(work.conn, work.scope, limit))

@@ -70,6 +70,12 @@ class LegacyDefects:
             "source_rows_not_in_inventory": 0,
             # Legacy rows predate re-imports: no record names a successor.
             "raw_records_with_orphan_superseded_by": 0,
+            # ... and reconciliation across sources: no source row, nothing to review.
+            "asset_sources_with_orphan_source_asset_ref": 0,
+            "asset_sources_with_orphan_source_flow_ref": 0,
+            "asset_sources_with_orphan_source_raw_import_ref": 0,
+            "open_match_candidates": 0,
+            "asset_field_conflicts": 0,
         }
 
 

@@ -19,7 +19,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         engines.upgrade(engine)
-        assert engines.current_revision(engine) == "0014_discarded_imports"
+        assert engines.current_revision(engine) == "0015_asset_sources"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         engines.downgrade(engine, "base")
@@ -33,7 +33,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         engines.upgrade(engine)
-        assert engines.current_revision(engine) == "0014_discarded_imports"
+        assert engines.current_revision(engine) == "0015_asset_sources"
     finally:
         engine.dispose()
 
@@ -92,6 +92,9 @@ def test_foreign_keys_of_earlier_versions_take_their_link_names(fresh_database):
             "fk_assets_raw_import_ref": "absent",
             "fk_raw_import_records_asset_ref": "absent",
             "fk_raw_import_records_superseded_by": "absent",
+            "fk_asset_sources_source_asset_ref": "absent",
+            "fk_asset_sources_source_flow_ref": "absent",
+            "fk_asset_sources_source_raw_import_ref": "absent",
         }
         engines.downgrade(engine, "0006_time_ordered_ids")
         with engine.connect() as conn:

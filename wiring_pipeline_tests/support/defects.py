@@ -69,6 +69,38 @@ def _rejected_at_load(conn: Connection, partition: PartitionRows, row_number: in
     ).scalar_one()
 
 
+def _source_row(conn: Connection, partition: PartitionRows, **refs) -> uuid.UUID:
+    return conn.execute(
+        text(
+            "INSERT INTO migration.asset_sources (client_account_id, engagement_id, asset_id,"
+            " discovery_flow_id, raw_import_record_id, identity_key, matched_on)"
+            " VALUES (:client_account_id, :engagement_id, :asset_id, :discovery_flow_id,"
+            " :raw_import_record_id, gen_random_uuid()::text, 'new') RETURNING id"
+        ),
+        {**partition.scope.as_params(), **refs},
+    ).scalar_one()
+
+
+def _review_row(conn: Connection, partition: PartitionRows, table: str, asset_id) -> uuid.UUID:
+    """An open match candidate or a conflict of `asset_id`; the id its sample shows."""
+    if table == "match_candidates":
+        sql = (
+            "INSERT INTO migration.match_candidates (client_account_id, engagement_id, asset_id,"
+            " candidate_asset_id, rule, reason) VALUES (:client_account_id, :engagement_id,"
+            " :asset_id, gen_random_uuid(), 'ip_address', 'agrees on ip_address but its"
+            " hostname differs') RETURNING id::text"
+        )
+    else:
+        sql = (
+            "INSERT INTO migration.asset_conflicts (client_account_id, engagement_id, asset_id,"
+            " field_name, source_values) VALUES (:client_account_id, :engagement_id, :asset_id,"
+            " 'memory_gb', '{\"a\": 12, \"b\": 16}') RETURNING asset_id::text"
+        )
+    return conn.execute(
+        text(sql), {**partition.scope.as_params(), "asset_id": asset_id}
+    ).scalar_one()
+
+
 def write_defect_world(conn: Connection) -> DefectWorld:
     """Write the three partitions in the caller's transaction."""
     sibling, neighbour, broken = (
@@ -147,6 +179,23 @@ def write_defect_world(conn: Connection) -> DefectWorld:
         _rejected_at_load(conn, w, 1000),
     )
     w.flush(conn)
+    # Source rows (DESIGN 3e) naming an asset, a flow or a record that is gone or another
+    # engagement's or tenant's (their other links NULL: missing, not orphans); and what
+    # reconciliation leaves to review.
+    asset = w.linked_asset_ids[0]
+    for metric, column, targets in (
+        ("asset_sources_with_orphan_source_asset_ref", "asset_id",
+         (uuid.uuid4(), sibling.linked_asset_ids[0], neighbour.linked_asset_ids[0])),
+        ("asset_sources_with_orphan_source_flow_ref", "discovery_flow_id",
+         (uuid.uuid4(), sibling.flow["id"])),
+        ("asset_sources_with_orphan_source_raw_import_ref", "raw_import_record_id",
+         (uuid.uuid4(), neighbour.linked_raw_ids[0])),
+    ):  # fmt: skip
+        for target in targets:
+            refs = dict.fromkeys(("asset_id", "discovery_flow_id", "raw_import_record_id"))
+            violates(metric, _source_row(conn, w, **{**refs, column: target}))
+    violates("open_match_candidates", _review_row(conn, w, "match_candidates", asset))
+    violates("asset_field_conflicts", _review_row(conn, w, "asset_conflicts", asset))
 
     violating = {metric: {str(i) for i in row_ids} for metric, row_ids in ids.items()}
     return DefectWorld(

@@ -59,6 +59,11 @@ EXPECTED_HEALTH_AFTER = {
     # The record rejected in cleansing: no wiring defect, and no backfill brings it back.
     "source_rows_not_in_inventory": 1,
     "raw_records_with_orphan_superseded_by": 0,
+    "asset_sources_with_orphan_source_asset_ref": 0,
+    "asset_sources_with_orphan_source_flow_ref": 0,
+    "asset_sources_with_orphan_source_raw_import_ref": 0,
+    "open_match_candidates": 0,
+    "asset_field_conflicts": 0,
 }
 
 

@@ -20,6 +20,7 @@ from wiring_pipeline.domain.inventory.build import (
     build_inventory,
     changes_line,
 )
+from wiring_pipeline.domain.inventory.reconciliation_report import coverage, coverage_table
 from wiring_pipeline.resources import WiringDatabase
 
 GROUP = "discovery"
@@ -108,13 +109,21 @@ def cleansed_import_records(
     metadata=catalog_metadata(assets),
 )
 def asset_inventory(context: AssetExecutionContext, wiring_db: WiringDatabase) -> MaterializeResult:
-    """Inventory assets created or updated in place and their raw records linked back, in
-    one transaction; a full export retires the assets it no longer lists."""
+    """Inventory assets created, matched across sources or updated in place and their raw
+    records linked back, in one transaction; a full export retires what it no longer lists.
+    The coverage table says which sources describe how many machines (DESIGN 3e)."""
     with wiring_db.unit_of_work(context.partition_key) as work:
         result = build_inventory(work.conn, work.scope)
         rows = count_rows(work.conn, work.scope, assets)
+        sources = coverage(work.conn, work.scope)
     context.log.info(f"{context.partition_key}: {changes_line(result.changes)}")
-    return MaterializeResult(metadata={**inventory_metadata(result), **row_count(rows)})
+    return MaterializeResult(
+        metadata={
+            **inventory_metadata(result),
+            **row_count(rows),
+            "coverage": MetadataValue.md(coverage_table(sources)),
+        }
+    )
 
 
 def inventory_metadata(result: InventoryResult) -> dict:

@@ -49,7 +49,15 @@ SIZED_FIELDS: tuple[str, ...] = ("memory_gb", "storage_gb")
 MAX_CONSTANT_CHARS = 1_000
 #: `Reservations[].Instances[]`: keys from the document's root, `[]` after each list.
 RECORDS_PATH = re.compile(r"^[^\[\].]+(\[\])?(\.[^\[\].]+(\[\])?)*$")
-_SPEC_KEYS = {"mappings", "constants", "key", "sheet", "records_path", "profile"}
+_SPEC_KEYS = {
+    "mappings",
+    "constants",
+    "key",
+    "sheet",
+    "records_path",
+    "profile",
+    "field_precedence",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,9 @@ class FlowSpec:
     records_path: str | None = None
     #: The export profile the spec was made from, if any.
     profile: str | None = None
+    #: Field -> rank against other sources describing one machine, before the flows' own
+    #: precedence (DESIGN 3e): 0 wins, 1 is neutral (a field not named), 2 yields.
+    field_precedence: dict[str, int] = field(default_factory=dict)
 
     @property
     def covered_fields(self) -> set[str]:
@@ -97,6 +108,8 @@ class FlowSpec:
         for name in ("sheet", "records_path", "profile"):
             if getattr(self, name):
                 spec[name] = getattr(self, name)
+        if self.field_precedence:
+            spec["field_precedence"] = dict(self.field_precedence)
         return spec
 
 
@@ -110,6 +123,7 @@ def spec_of(flow: dict) -> FlowSpec:
         flow.get("sheet_name"),
         flow.get("records_path"),
         flow.get("profile"),
+        dict(flow.get("field_precedence") or {}),
     )
 
 
@@ -149,7 +163,19 @@ def parse_flow_spec(document: object, sets: tuple[str, ...] | list[str] = ()) ->
         _optional_text(document, "sheet") if whole else None,
         _records_path(document.get("records_path")) if whole else None,
         _optional_text(document, "profile") if whole else None,
+        _field_precedence(document.get("field_precedence", {}) if whole else {}),
     )
+
+
+def _field_precedence(raw: object) -> dict[str, int]:
+    if not isinstance(raw, dict) or not all(
+        field_name in INVENTORY_FIELDS and type(rank) is int and 0 <= rank <= 2
+        for field_name, rank in raw.items()
+    ):
+        raise FieldMappingError(
+            '"field_precedence" must map inventory fields to 0 (wins), 1 or 2 (yields)'
+        )
+    return dict(raw)
 
 
 def _mappings(raw: dict) -> tuple[dict[str, str], dict[str, str]]:

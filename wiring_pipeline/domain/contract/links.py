@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from wiring_pipeline.domain.contract.tables import ASSETS, DISCOVERY_FLOWS, RAW_RECORDS, Table
+from wiring_pipeline.domain.contract.tables import (
+    ASSET_SOURCES,
+    ASSETS,
+    DISCOVERY_FLOWS,
+    RAW_RECORDS,
+    Table,
+)
 from wiring_pipeline.domain.core.tenancy import tenant_filter
 
 Severity = Literal["ERROR", "WARN"]
@@ -38,6 +44,10 @@ class Link:
     #: DESIGN 3a). A replaced row whose successor has the same link is history: its link
     #: still holds in one direction only, and that is right (`is_history`).
     successor_column: str | None = None
+    #: (table, column naming this row, column naming this row's target): a row of `table`
+    #: that names both says this row is its target's current record *in its own source*,
+    #: so the one-way link is right (DESIGN 3e: an asset names only its primary record).
+    current_in: tuple[Table, str, str] | None = None
 
     @property
     def orphan_metric(self) -> str:
@@ -77,6 +87,16 @@ class Link:
             f"AND s.{self.column} = {alias}.{self.column}))"
         )
 
+    def is_current_in_source(self, alias: str = "t") -> str:
+        """The row (alias `alias`) is its target's current record in a source of its own."""
+        if self.current_in is None:
+            return "false"
+        table, row_column, target_column = self.current_in
+        return (
+            f"EXISTS (SELECT 1 FROM migration.{table.name} c WHERE {tenant_filter('c')} "
+            f"AND c.{row_column} = {alias}.id AND c.{target_column} = {alias}.{self.column})"
+        )
+
     def target_exists(self, alias: str = "x") -> str:
         """The row's target exists in the partition (the row itself is alias `t`)."""
         return (
@@ -114,6 +134,7 @@ ASSET_REF = Link(
     severity="ERROR",
     blocking=True,
     successor_column="superseded_by",
+    current_in=(ASSET_SOURCES, "raw_import_record_id", "asset_id"),
 )
 #: A re-import's history (DESIGN 3a): the record that replaced this one as its asset's
 #: current record. One-way by nature (nothing names it back); it must stay in the partition.
@@ -126,5 +147,42 @@ SUPERSEDED_BY = Link(
     severity="ERROR",
     blocking=True,
 )
-LINKS: tuple[Link, ...] = (FLOW_REF, RAW_IMPORT_REF, ASSET_REF, SUPERSEDED_BY)
+#: A source row (DESIGN 3e) names its asset, its flow and its current record; none of them
+#: names it back (an asset has a row per source), so each is one-way by nature.
+SOURCE_ASSET_REF = Link(
+    "source_asset_ref",
+    ASSET_SOURCES,
+    "asset_id",
+    ASSETS,
+    reverse=None,
+    severity="ERROR",
+    blocking=True,
+)
+SOURCE_FLOW_REF = Link(
+    "source_flow_ref",
+    ASSET_SOURCES,
+    "discovery_flow_id",
+    DISCOVERY_FLOWS,
+    reverse=None,
+    severity="ERROR",
+    blocking=True,
+)
+SOURCE_RAW_IMPORT_REF = Link(
+    "source_raw_import_ref",
+    ASSET_SOURCES,
+    "raw_import_record_id",
+    RAW_RECORDS,
+    reverse=None,
+    severity="ERROR",
+    blocking=True,
+)
+LINKS: tuple[Link, ...] = (
+    FLOW_REF,
+    RAW_IMPORT_REF,
+    ASSET_REF,
+    SUPERSEDED_BY,
+    SOURCE_ASSET_REF,
+    SOURCE_FLOW_REF,
+    SOURCE_RAW_IMPORT_REF,
+)
 LINKS_BY_NAME = {link.name: link for link in LINKS}

@@ -39,7 +39,14 @@ from wiring_pipeline.domain.contract.states import (
     REJECTED_PREFIX,
     is_latest_import,
 )
-from wiring_pipeline.domain.contract.tables import RAW_RECORDS, REJECTED_ROWS, SOURCE_FILE, Table
+from wiring_pipeline.domain.contract.tables import (
+    ASSET_CONFLICTS,
+    MATCH_CANDIDATES,
+    RAW_RECORDS,
+    REJECTED_ROWS,
+    SOURCE_FILE,
+    Table,
+)
 from wiring_pipeline.domain.core.tenancy import tenant_filter
 
 #: When a metric's check fails: on any violating row, or only when the count grew since
@@ -124,6 +131,8 @@ def one_way(name: str, pairs: tuple[Link, ...], description: str) -> Metric:
     for link in pairs:
         back = LINKS_BY_NAME[link.reverse]
         history = f" AND NOT {link.is_history()}" if link.successor_column else ""
+        if link.current_in:
+            history += f" AND NOT {link.is_current_in_source()}"
         parts.append(
             Part(
                 link.table,
@@ -206,7 +215,8 @@ _DESIGN_ORDER: tuple[Metric, ...] = (
         "asymmetric_links",
         (RAW_IMPORT_REF, ASSET_REF),
         "links that hold in one direction only (counted on each side; a record a re-import "
-        "superseded, pointing at its asset, is history, not a one-way link)",
+        "superseded, pointing at its asset, is history, and a record that is its asset's "
+        "current record in another source than the asset's primary one is right)",
     ),
     not_in_inventory(
         "source_rows_not_in_inventory",
@@ -214,10 +224,32 @@ _DESIGN_ORDER: tuple[Metric, ...] = (
         " (rejected at load or in cleansing)",
     ),
 )
+#: What reconciliation (DESIGN 3e) leaves to a person: matches it would not decide, and
+#: fields on which the sources of one machine disagree. Conflicts are often legitimate (the
+#: CMDB is out of date): that check fails when their number grows, not while it stands.
+RECONCILIATION_METRICS: tuple[Metric, ...] = (
+    Metric(
+        "open_match_candidates",
+        "WARN",
+        False,
+        "possible matches across sources left for review (`inventory matches`)",
+        (Part(MATCH_CANDIDATES, "t.status = 'open'"),),
+    ),
+    Metric(
+        "asset_field_conflicts",
+        "WARN",
+        False,
+        "asset fields on which the current sources disagree (`inventory conflicts`)",
+        (Part(ASSET_CONFLICTS, "true"),),
+        fails_on="growth",
+    ),
+)
 _PLACED = {metric.name for metric in _DESIGN_ORDER}
 #: Every metric: DESIGN 3's, then the orphan metrics of the links added since (in the order
 #: of `LINKS`: `raw_records_with_orphan_superseded_by`).
-METRICS: tuple[Metric, ...] = _DESIGN_ORDER + tuple(
-    metric for metric in ORPHAN_METRICS.values() if metric.name not in _PLACED
+METRICS: tuple[Metric, ...] = (
+    _DESIGN_ORDER
+    + tuple(metric for metric in ORPHAN_METRICS.values() if metric.name not in _PLACED)
+    + RECONCILIATION_METRICS
 )
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}

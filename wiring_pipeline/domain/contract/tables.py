@@ -35,6 +35,12 @@ RAW_RECORDS = Table(
     "t.id, concat('raw record, row ', t.row_number) AS name, t.created_at",
 )
 DISCOVERY_FLOWS = Table("discovery_flows", "discovery_flows")
+#: Each source's current record of a machine (DESIGN 3e).
+ASSET_SOURCES = Table(
+    "asset_sources",
+    "asset_sources",
+    "t.id, concat('source row, key ', t.identity_key) AS name, t.created_at",
+)
 #: The file an import row came from, for a sampled row of alias `t` with a `data_import_id`.
 SOURCE_FILE = (
     "(SELECT d.filename FROM migration.data_imports d "
@@ -45,4 +51,16 @@ REJECTED_ROWS = Table(
     "rejected_rows",
     f"t.id::text AS id, concat({SOURCE_FILE}, ', row ', t.row_number, ': ', t.reason) AS name,"
     " t.created_at",
+)
+MATCH_CANDIDATES = Table(
+    "match_candidates",
+    "match_candidates",
+    "t.id::text AS id, concat('asset ', t.asset_id, ' may be ', t.candidate_asset_id, ' (', "
+    "t.rule, '): ', t.reason) AS name, t.created_at",
+)
+ASSET_CONFLICTS = Table(
+    "asset_conflicts",
+    "asset_conflicts",
+    "t.asset_id::text AS id, concat(t.field_name, ': ', t.source_values::text) AS name,"
+    " t.detected_at AS created_at",
 )

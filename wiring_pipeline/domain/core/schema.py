@@ -78,6 +78,8 @@ discovery_flows = Table(
     Column("sheet_name", Text),
     Column("records_path", Text),
     Column("profile", Text),
+    Column("precedence", Integer, nullable=False),
+    Column("field_precedence", JSONB, nullable=False, server_default=FetchedValue()),
 )
 
 data_imports = Table(
@@ -167,6 +169,7 @@ assets = Table(
     Column("source_phase", Text),
     Column("current_phase", Text),
     Column("identity_key", Text),
+    Column("field_sources", JSONB),
 )
 
 import_rejected_rows = Table(
@@ -258,4 +261,60 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=FetchedValue()),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+#: Each source's current record of a machine (DESIGN 3e); `match_*` are the record's
+#: normalised identifiers (`domain/inventory/matching.py`).
+asset_sources = Table(
+    "asset_sources",
+    metadata,
+    _uuid_primary_key(),
+    *_tenant_columns(),
+    Column("asset_id", Uuid),
+    Column("discovery_flow_id", Uuid),
+    Column("raw_import_record_id", Uuid),
+    Column("identity_key", Text, nullable=False),
+    Column("matched_on", Text, nullable=False),
+    Column("current_phase", Text, nullable=False, server_default=FetchedValue()),
+    *(
+        Column(f"match_{name}", Text)
+        for name in (
+            "serial_number",
+            "bios_uuid",
+            "cloud_instance_id",
+            "fqdn",
+            "hostname",
+            "ip_address",
+            "name",
+        )
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=FetchedValue()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=FetchedValue()),
+)
+
+match_candidates = Table(
+    "match_candidates",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    *_tenant_columns(),
+    Column("asset_id", Uuid, nullable=False),
+    Column("candidate_asset_id", Uuid, nullable=False),
+    Column("raw_import_record_id", Uuid),
+    Column("rule", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=FetchedValue()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=FetchedValue()),
+    Column("decided_at", DateTime(timezone=True)),
+)
+
+asset_conflicts = Table(
+    "asset_conflicts",
+    metadata,
+    *_tenant_columns(),
+    Column("asset_id", Uuid, primary_key=True),
+    Column("field_name", Text, primary_key=True),
+    Column("chosen_flow_id", Uuid),
+    Column("chosen_value", JSONB),
+    Column("source_values", JSONB, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False, server_default=FetchedValue()),
 )

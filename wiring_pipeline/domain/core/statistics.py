@@ -40,6 +40,12 @@ _PLANNED_COLUMNS = {
         "client_account_id", "engagement_id", "id", "discovery_flow_id", "flow_id",
         "raw_import_records_id", "identity_key", "current_phase",
     ),
+    "asset_sources": (
+        "client_account_id", "engagement_id", "asset_id", "discovery_flow_id",
+        "raw_import_record_id", "identity_key", "current_phase", "match_serial_number",
+        "match_bios_uuid", "match_cloud_instance_id", "match_fqdn", "match_hostname",
+        "match_ip_address", "match_name",
+    ),
 }  # fmt: skip
 #: The key in `Connection.info` (which belongs to the DBAPI connection, so it outlives one
 #: checkout: the owner of a transaction empties it at both ends) of the tables to analyze.

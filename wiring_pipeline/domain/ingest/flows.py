@@ -50,13 +50,16 @@ def add_flow(
     identity_key: list[str] | tuple[str, ...] = (),
     sets: tuple[str, ...] | list[str] = (),
     header: list[str] | None = None,
+    precedence: int | None = None,
 ) -> dict:
     """Create a discovery flow of the partition from a spec (flat mappings or the whole form).
 
     `identity_key` names the source column(s) identifying an asset across imports; by
     default the spec's key, else the column mapped to `hostname`, else to `name` (DESIGN
     3a). `sets` are `FIELD=VALUE` constants. `header`, when the flow is made for a file,
-    lets a refusal name the file's closest columns.
+    lets a refusal name the file's closest columns. `precedence` ranks the flow's values
+    against other sources' for one machine (lower wins, DESIGN 3e); by default the flows
+    rank in the order they were added.
 
     A flow_id or a name the partition already has is refused with one line. The refusal
     comes from the unique keys themselves (`ON CONFLICT DO NOTHING`), not from a read
@@ -78,6 +81,7 @@ def add_flow(
             status=ACTIVE,
             field_mappings_version_id=uuid.uuid4(),
             identity_key_columns=key_columns,
+            precedence=_precedence(precedence, scope),
             **_spec_values(spec),
         )
         .on_conflict_do_nothing()
@@ -309,8 +313,22 @@ def remove_flow(
     }
 
 
+def _precedence(precedence: int | None, scope: TenantScope):
+    """The given precedence, or one past the partition's last (the order of addition)."""
+    if precedence is not None:
+        if not -1_000_000 <= precedence <= 1_000_000:
+            raise FlowError("a precedence is a whole number from -1000000 to 1000000")
+        return precedence
+    return (
+        select(func.coalesce(func.max(discovery_flows.c.precedence), 0) + 1)
+        .where(*scope.where(discovery_flows))
+        .scalar_subquery()
+    )
+
+
 def _spec_values(spec: FlowSpec) -> dict:
     return {
+        "field_precedence": spec.field_precedence,
         "field_mappings": spec.mappings,
         "field_mapping_order": list(spec.mappings),
         "field_units": spec.units,

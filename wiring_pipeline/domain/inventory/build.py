@@ -27,7 +27,7 @@ from sqlalchemy import Connection, text
 from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL, REJECTED_PREFIX
 from wiring_pipeline.domain.core.statistics import refresh_after_bulk_write
 from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
-from wiring_pipeline.domain.inventory import writes
+from wiring_pipeline.domain.inventory import reconcile, writes
 
 PREVIEW_ROWS = 5
 SAMPLE_LIMIT = 5
@@ -83,7 +83,7 @@ class InventoryResult:
 
 
 def changes_line(changes: dict[str, int]) -> str:
-    """`3 created, 5 updated, 12 unchanged, 3 retired, 0 revived`."""
+    """`3 created, 2 matched, 5 updated, 12 unchanged, 3 retired, 0 revived`."""
     return ", ".join(f"{count} {kind}" for kind, count in changes.items())
 
 
@@ -142,17 +142,23 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
             "data_import_id": data_import.id,
             "is_latest": data_import.is_latest,
         }
+        conn.execute(text(f"TRUNCATE {writes.INCOMING}, {writes.DERIVE}, {writes.CANDIDATES}"))
         # Retiring first is the same as retiring last (the assets this import creates or
-        # updates all have a key it has) and it looks only at the assets there were.
+        # updates all have a key it has) and it looks only at the source rows there were.
         if data_import.is_latest and not data_import.is_partial:
-            conn.execute(text(writes.RETIRE_SQL), params)
-        conn.execute(text(f"TRUNCATE {writes.INCOMING}"))
+            conn.execute(text(reconcile.RETIRE_SQL), params)
         conn.execute(text(writes.MATCH_SQL), params)
         conn.execute(text(f"ANALYZE {writes.INCOMING}"))
+        if conn.execute(text(reconcile.OTHER_SOURCES_SQL), params).scalar():
+            conn.execute(text(reconcile.RECONCILE_SQL), params)
         conn.execute(text(writes.UPDATE_SQL), params)
         conn.execute(text(writes.HISTORY_SQL), params)
         created = conn.execute(text(writes.CREATE_SQL), params).rowcount
+        sources = conn.execute(text(reconcile.SOURCES_SQL), params).rowcount
+        conn.execute(text(reconcile.CANDIDATES_SQL), params)
+        conn.execute(text(reconcile.DERIVE_SQL), params)
         refresh_after_bulk_write(conn, "assets", created)
+        refresh_after_bulk_write(conn, "asset_sources", sources)
     counts = dict.fromkeys((*writes.CHANGE_KINDS, writes.HISTORY), 0)
     counts.update(
         conn.execute(text(f"SELECT change, count(*) FROM {writes.CHANGES} GROUP BY change")).all()

@@ -1,14 +1,18 @@
-"""The set-based statements of the inventory step, one import at a time (DESIGN 3a).
+"""The set-based statements of the inventory step, one import at a time (DESIGN 3a, 3e).
 
-An import's open cleansed records are first *matched* by identity key against the assets of
-their flow (one INSERT … SELECT into a transaction-local table, before any asset is written,
-so no statement probes the rows it is itself inserting). Then, each as one statement:
+An import's open cleansed records are first *matched* by identity key against the source
+rows of their flow (one INSERT … SELECT into a transaction-local table, before any asset is
+written, so no statement probes the rows it is itself inserting); the records no source row
+knows are then reconciled with the other sources' machines (`reconcile.py`). Then, each as
+one statement:
 
-* `UPDATE_SQL` updates the matched assets in place (same id), records every changed field
-  in `asset_history`, revives retired ones, and makes the new record the asset's current one;
-* `CREATE_SQL` inserts an asset per unmatched record;
-* `RETIRE_SQL` (full exports only) retires the flow's current assets whose key the import
-  does not have.
+* `UPDATE_SQL` updates in place (same id) the assets this flow alone describes, records
+  every changed field in `asset_history`, revives retired ones, and makes the new record
+  the asset's current one; an asset several sources describe is re-derived from all of them
+  instead (`reconcile.DERIVE_SQL`);
+* `CREATE_SQL` inserts an asset per record that matched nothing;
+* `reconcile.RETIRE_SQL` (full exports only) retires the flow's source rows whose key the
+  import does not have, and the assets left with no current source.
 
 Each notes what it did in `inventory_changes`, from which `LINK_SQL` points the new records
 at their assets and `SUPERSEDE_SQL` marks the records they replaced. All of it runs in the
@@ -27,34 +31,47 @@ from wiring_pipeline.domain.contract.states import (
     is_latest_import,
 )
 from wiring_pipeline.domain.core.tenancy import tenant_filter
+from wiring_pipeline.domain.inventory.matching import IDENTIFIERS
 
-#: What happened to an asset in a run, in report order.
-CHANGE_KINDS = ("created", "updated", "unchanged", "retired", "revived")
+#: What happened to an asset in a run, in report order; `matched`: another source's machine
+#: that this source's record joined (DESIGN 3e).
+CHANGE_KINDS = ("created", "matched", "updated", "unchanged", "retired", "revived")
 #: A record of an import older than the flow's latest whose key has an asset: it is
 #: linked as history at once (superseded by the asset's current record), never applied.
 HISTORY = "history"
 #: The changes whose record is linked to its asset (all but retirement).
-LINKED_KINDS = ("created", "updated", "unchanged", "revived", HISTORY)
+LINKED_KINDS = ("created", "matched", "updated", "unchanged", "revived", HISTORY)
 
 INCOMING = "pg_temp.inventory_incoming"
 CHANGES = "pg_temp.inventory_changes"
+#: Assets several current sources describe that this import touched: re-derived.
+DERIVE = "pg_temp.inventory_derive"
+#: Possible matches a record's reconciliation would not decide, kept for review.
+CANDIDATES = "pg_temp.inventory_candidates"
+_IDENTIFIER_COLUMNS = ", ".join(f"{i.column} text" for i in IDENTIFIERS)
 #: The transaction-local tables of one inventory build, emptied as it starts: a second
 #: build in the same transaction (a caller's retry, a test) counts and links only its own
 #: changes, never the first one's again.
 START_BUILD = (
     f"CREATE TEMP TABLE IF NOT EXISTS {INCOMING.removeprefix('pg_temp.')}"
-    " (raw_import_record_id uuid, identity_key text, asset_id uuid) ON COMMIT DROP",
+    " (raw_import_record_id uuid, identity_key text, asset_id uuid, source_id uuid,"
+    " previous_record_id uuid, multi boolean, matched_on text,"
+    f" {_IDENTIFIER_COLUMNS}) ON COMMIT DROP",
+    f"CREATE TEMP TABLE IF NOT EXISTS {DERIVE.removeprefix('pg_temp.')}"
+    " (asset_id uuid) ON COMMIT DROP",
+    f"CREATE TEMP TABLE IF NOT EXISTS {CANDIDATES.removeprefix('pg_temp.')}"
+    " (raw_import_record_id uuid, candidate_asset_id uuid, rule text, reason text) ON COMMIT DROP",
     f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES.removeprefix('pg_temp.')} (asset_id uuid,"
     " raw_import_record_id uuid, previous_record_id uuid, data_import_id uuid, change text,"
     " name text, asset_type text, environment text) ON COMMIT DROP",
-    f"TRUNCATE {INCOMING}, {CHANGES}",
+    f"TRUNCATE {INCOMING}, {CHANGES}, {DERIVE}, {CANDIDATES}",
 )
 
 _CAST = {"integer": "integer", "number": "numeric"}
-_FIELDS = list(INVENTORY_FIELDS)
+FIELDS = list(INVENTORY_FIELDS)
 
 
-def _typed(name: str, alias: str = "c") -> str:
+def typed(name: str, alias: str = "c") -> str:
     """The inventory field's value from an archived record's cleansed values."""
     kind = INVENTORY_FIELDS[name]
     value = f"{alias}.cleansed_values ->> '{name}'"
@@ -66,47 +83,57 @@ _CUSTOM_ATTRIBUTES = f"""jsonb_build_object(
                'field_mappings_version', CAST(:version_id AS text),
                'discovered_in_phase', '{INVENTORY_PHASE}')"""
 
-#: The import's open cleansed records, each with the asset of its key in the flow, if any.
+#: The import's open cleansed records, each with its flow's source row of its key (and so
+#: its asset), if any, whether other sources describe that asset too, and its identifiers.
 MATCH_SQL = f"""
-INSERT INTO {INCOMING} (raw_import_record_id, identity_key, asset_id)
-SELECT r.id, c.identity_key, a.id
+INSERT INTO {INCOMING}
+    (raw_import_record_id, identity_key, asset_id, source_id, previous_record_id, multi,
+     {", ".join(i.column for i in IDENTIFIERS)})
+SELECT r.id, c.identity_key, s.asset_id, s.id, s.raw_import_record_id,
+       s.id IS NOT NULL AND EXISTS (
+           SELECT 1 FROM migration.asset_sources o
+           WHERE {tenant_filter("o")} AND o.asset_id = s.asset_id
+             AND o.discovery_flow_id <> :flow_row_id AND o.current_phase = 'current'),
+       {", ".join(i.normalised("c.cleansed_values") for i in IDENTIFIERS)}
 FROM migration.raw_import_records r
 JOIN migration.cleansed_record_archive c ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
-LEFT JOIN migration.assets a
-  ON {tenant_filter("a")} AND a.discovery_flow_id = :flow_row_id AND a.identity_key = c.identity_key
+LEFT JOIN migration.asset_sources s
+  ON {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
+  AND s.identity_key = c.identity_key
 WHERE {OPEN_RECORD_SQL} AND r.data_import_id = :data_import_id
   AND r.cleansed_data ->> 'status' = 'cleansed'
 """
 
-_OLD_NEW = ", ".join(f"a.{f} AS old_{f}, {_typed(f)} AS new_{f}" for f in _FIELDS)
-_HISTORY_VALUES = (
-    ", ".join(f"('{f}', to_jsonb(a.{f}), to_jsonb(m.new_{f}))" for f in _FIELDS)
+_OLD_NEW = ", ".join(f"a.{f} AS old_{f}, {typed(f)} AS new_{f}" for f in FIELDS)
+HISTORY_VALUES = (
+    ", ".join(f"('{f}', to_jsonb(a.{f}), to_jsonb(m.new_{f}))" for f in FIELDS)
     + f", ('current_phase', to_jsonb(m.old_phase), to_jsonb('{INVENTORY_PHASE}'::text))"
 )
 #: The asset's fields and the record's, as rows: compared once per record, so only the
 #: records that change something pay for the per-field history.
-_OLD_ROW = ", ".join(f"old_{f}" for f in _FIELDS)
-_NEW_ROW = ", ".join(f"new_{f}" for f in _FIELDS)
+OLD_ROW = ", ".join(f"old_{f}" for f in FIELDS)
+NEW_ROW = ", ".join(f"new_{f}" for f in FIELDS)
 
 # The matched rows keep the new values and the verdict, not the old values (read again,
 # from the statement's snapshot, for the few changed assets whose history is written): a
 # materialised row half as wide. OFFSET 0 computes each new value once, not once per use.
 UPDATE_SQL = f"""
 WITH matched AS MATERIALIZED (
-    SELECT asset_id, record_id, previous_record_id, old_phase, was_retired, custom_attributes,
-           {_NEW_ROW}, ({_OLD_ROW}) IS DISTINCT FROM ({_NEW_ROW}) AS changed
+    SELECT asset_id, record_id, previous_record_id, identity_key, old_phase, was_retired,
+           custom_attributes,
+           {NEW_ROW}, ({OLD_ROW}) IS DISTINCT FROM ({NEW_ROW}) AS changed
     FROM (
         SELECT a.id AS asset_id, i.raw_import_record_id AS record_id,
-               a.raw_import_records_id AS previous_record_id, a.current_phase AS old_phase,
+               i.previous_record_id, a.current_phase AS old_phase,
                a.current_phase = '{RETIRED_PHASE}' AS was_retired,
-               {_CUSTOM_ATTRIBUTES} AS custom_attributes, {_OLD_NEW}
+               i.identity_key, {_CUSTOM_ATTRIBUTES} AS custom_attributes, {_OLD_NEW}
         FROM {INCOMING} i
         JOIN migration.assets a ON {tenant_filter("a")} AND a.id = i.asset_id
         JOIN migration.cleansed_record_archive c
           ON {tenant_filter("c")} AND c.raw_import_record_id = i.raw_import_record_id
         JOIN migration.raw_import_records r
           ON {tenant_filter("r")} AND r.id = i.raw_import_record_id
-        WHERE i.asset_id IS NOT NULL AND CAST(:is_latest AS boolean)
+        WHERE i.source_id IS NOT NULL AND NOT i.multi AND CAST(:is_latest AS boolean)
         OFFSET 0
     ) AS compared
 ),
@@ -118,13 +145,14 @@ history AS (
            CASE WHEN m.was_retired THEN 'revived' ELSE 'updated' END, v.field, v.old, v.new
     FROM matched m
     JOIN migration.assets a ON {tenant_filter("a")} AND a.id = m.asset_id
-    CROSS JOIN LATERAL (VALUES {_HISTORY_VALUES}) AS v(field, old, new)
+    CROSS JOIN LATERAL (VALUES {HISTORY_VALUES}) AS v(field, old, new)
     WHERE (m.changed OR m.was_retired) AND v.old IS DISTINCT FROM v.new
 ),
 updated AS (
     UPDATE migration.assets a
-    SET {", ".join(f"{f} = m.new_{f}" for f in _FIELDS)},
+    SET {", ".join(f"{f} = m.new_{f}" for f in FIELDS)},
         raw_import_records_id = m.record_id, current_phase = '{INVENTORY_PHASE}',
+        discovery_flow_id = :flow_row_id, identity_key = m.identity_key, field_sources = NULL,
         field_mappings_used = :mappings_hash,
         custom_attributes = m.custom_attributes,
         updated_at = now()
@@ -143,15 +171,15 @@ FROM matched m
 #: Matched records of an import older than the flow's latest: history, not an update.
 HISTORY_SQL = f"""
 INSERT INTO {CHANGES}
-SELECT i.asset_id, i.raw_import_record_id, NULL, :data_import_id, '{HISTORY}', a.name,
-       a.asset_type, a.environment
+SELECT i.asset_id, i.raw_import_record_id, i.previous_record_id, :data_import_id, '{HISTORY}',
+       a.name, a.asset_type, a.environment
 FROM {INCOMING} i
 JOIN migration.assets a ON {tenant_filter("a")} AND a.id = i.asset_id
-WHERE NOT CAST(:is_latest AS boolean)
+WHERE i.source_id IS NOT NULL AND NOT CAST(:is_latest AS boolean)
 """
 
-_ASSET_FIELDS = ", ".join(_FIELDS)
-_ASSET_VALUES = ", ".join(_typed(f) for f in _FIELDS)
+_ASSET_FIELDS = ", ".join(FIELDS)
+_ASSET_VALUES = ", ".join(typed(f) for f in FIELDS)
 
 # ON CONFLICT without a target: a concurrent transaction that skipped the partition lock
 # and inserted the same record (or key) first makes this one skip it, never fail.
@@ -179,39 +207,6 @@ SELECT id, raw_import_records_id, NULL, :data_import_id, 'created', name, asset_
 FROM created
 """
 
-#: Keys the import has: every archived record of it, rejected ones included (a server whose
-#: row this week is bad is still there; it keeps last week's values, it is not retired).
-RETIRE_SQL = f"""
-WITH gone AS MATERIALIZED (
-    SELECT a.id, a.raw_import_records_id, a.current_phase, a.name, a.asset_type, a.environment
-    FROM migration.assets a
-    WHERE {tenant_filter("a")} AND a.discovery_flow_id = :flow_row_id
-      AND a.identity_key IS NOT NULL AND a.current_phase IS DISTINCT FROM '{RETIRED_PHASE}'
-      AND NOT EXISTS (
-          SELECT 1 FROM migration.raw_import_records r
-          JOIN migration.cleansed_record_archive c
-            ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
-          WHERE {tenant_filter("r")} AND r.data_import_id = :data_import_id
-            AND c.identity_key = a.identity_key)
-),
-retired AS (
-    UPDATE migration.assets a SET current_phase = '{RETIRED_PHASE}', updated_at = now()
-    FROM gone g WHERE {tenant_filter("a")} AND a.id = g.id
-),
-history AS (
-    INSERT INTO migration.asset_history
-        (client_account_id, engagement_id, asset_id, data_import_id, change, field_name,
-         old_value, new_value)
-    SELECT :client_account_id, :engagement_id, g.id, :data_import_id, '{RETIRED_PHASE}',
-           'current_phase', to_jsonb(g.current_phase), to_jsonb('{RETIRED_PHASE}'::text)
-    FROM gone g
-)
-INSERT INTO {CHANGES}
-SELECT g.id, NULL, g.raw_import_records_id, :data_import_id, '{RETIRED_PHASE}', g.name,
-       g.asset_type, g.environment
-FROM gone g
-"""
-
 _LINKED = ", ".join(f"'{kind}'" for kind in LINKED_KINDS)
 
 LINK_SQL = f"""
@@ -232,10 +227,8 @@ FROM (
     SELECT n.previous_record_id AS id, n.raw_import_record_id AS successor
     FROM {CHANGES} n WHERE n.change IN ('updated', 'unchanged', 'revived')
     UNION ALL
-    SELECT n.raw_import_record_id, a.raw_import_records_id
-    FROM {CHANGES} n
-    JOIN migration.assets a ON {tenant_filter("a")} AND a.id = n.asset_id
-    WHERE n.change = '{HISTORY}'
+    SELECT n.raw_import_record_id, n.previous_record_id
+    FROM {CHANGES} n WHERE n.change = '{HISTORY}'
 ) AS s
 WHERE {tenant_filter("r")} AND r.id = s.id
 """

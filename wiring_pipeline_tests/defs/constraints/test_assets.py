@@ -62,5 +62,8 @@ def test_after_the_backfill_every_key_is_validated(engine, world):
         "fk_assets_raw_import_ref": "validated",
         "fk_raw_import_records_asset_ref": "validated",
         "fk_raw_import_records_superseded_by": "validated",
+        "fk_asset_sources_source_asset_ref": "validated",
+        "fk_asset_sources_source_flow_ref": "validated",
+        "fk_asset_sources_source_raw_import_ref": "validated",
     }
     assert evaluation.passed

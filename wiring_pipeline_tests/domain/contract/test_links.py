@@ -34,9 +34,17 @@ def test_every_foreign_key_the_constraints_job_validates_has_a_metric_saying_so(
     assert set(metric_of_key.values()) <= set(METRICS_BY_NAME)
 
 
-def test_the_published_metrics_keep_their_order_and_the_new_link_comes_after():
+def test_the_published_metrics_keep_their_order_and_the_new_ones_come_after():
     names = [metric.name for metric in METRICS]
-    assert names == [*PUBLISHED_ORDER, "raw_records_with_orphan_superseded_by"]
+    assert names == [
+        *PUBLISHED_ORDER,
+        "raw_records_with_orphan_superseded_by",
+        "asset_sources_with_orphan_source_asset_ref",
+        "asset_sources_with_orphan_source_flow_ref",
+        "asset_sources_with_orphan_source_raw_import_ref",
+        "open_match_candidates",
+        "asset_field_conflicts",
+    ]
     superseded = METRICS_BY_NAME["raw_records_with_orphan_superseded_by"]
     assert (superseded.severity, superseded.blocking) == ("ERROR", True)
     assert superseded.description == (

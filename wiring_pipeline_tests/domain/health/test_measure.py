@@ -134,9 +134,7 @@ def test_demo_baseline_matches_the_seeded_defects(engine, tmp_path):
         seeded = seed_demo(conn, tmp_path / "files", tmp_path / "imports")
     for item, partition in zip(seeded, DEMO_PARTITIONS):
         health = measure(engine, item.scope)
-        # Legacy rows predate re-imports: no successor link to be an orphan.
-        expected = {SUPERSEDED_BY.orphan_metric: 0, **partition.legacy.expected_metrics()}
-        assert health.metrics == expected, partition.key
+        assert health.metrics == partition.legacy.expected_metrics(), partition.key
 
 
 def test_history_keeps_the_first_snapshot_as_baseline(engine, world):

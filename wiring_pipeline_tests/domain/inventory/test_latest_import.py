@@ -47,6 +47,7 @@ def test_an_import_registered_before_the_inventory_step_does_not_stale_the_loade
         "unchanged": 12,
         "retired": 3,
         "revived": 0,
+        "matched": 0,
     }
     assert (result.superseded, result.late_records) == (17, 0)
     after = data.assets_by_hostname(engine, scope)
@@ -78,6 +79,7 @@ def test_a_second_build_in_the_same_transaction_counts_only_its_own_changes(
         "unchanged": 12,
         "retired": 3,
         "revived": 0,
+        "matched": 0,
     }
     assert set(second.changes.values()) == {0}
     assert (second.linked, second.superseded, second.late_records) == (0, 0, 0)

@@ -87,6 +87,7 @@ def test_an_updated_export_updates_in_place_retires_and_keeps_history(engine, we
         "unchanged": 12,
         "retired": 3,
         "revived": 0,
+        "matched": 0,
     }
     assert result.superseded == 17
     assert {s["name"] for s in result.samples["retired"]} == {"srv01", "srv02", "srv03"}
@@ -175,6 +176,7 @@ def test_week_one_and_week_two_in_one_run_apply_in_order(engine, tmp_path):
         "unchanged": 12,
         "retired": 3,
         "revived": 0,
+        "matched": 0,
     }
     assert current_count(engine, scope) == 20
     assert set(health(engine, scope).values()) == {0}
@@ -269,6 +271,7 @@ def test_a_partial_import_retires_nothing(engine, week_one, tmp_path):
         "unchanged": 0,
         "retired": 0,
         "revived": 0,
+        "matched": 0,
     }
     assert current_count(engine, scope) == 21
     assert set(health(engine, scope).values()) == {0}

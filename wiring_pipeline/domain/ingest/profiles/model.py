@@ -123,7 +123,9 @@ def resolve_profile(
     )
     constants = dict(profile.constants)
     constants |= critical_defaults(set(mappings.values()) | set(constants))
-    return FlowSpec(mappings, units, constants, key, sheet, records_path, profile.name)
+    return FlowSpec(
+        mappings, units, constants, key, sheet, records_path, profile.name, profile.field_precedence
+    )
 
 
 def critical_defaults(covered: set[str]) -> dict[str, str]:

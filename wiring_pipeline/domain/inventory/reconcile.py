@@ -1,0 +1,365 @@
+"""One machine, one asset, across sources: the inventory step's reconciliation (DESIGN 3e).
+
+Run per import, in the caller's transaction, around the statements of `writes.py`:
+
+* `RETIRE_SQL` (a full export) retires the flow's source rows whose key it lacks, and the
+  assets left with no current source; an asset another source still describes is only
+  re-derived;
+* `RECONCILE_SQL` finds, for each record no source row of its flow knows, the machine of
+  another source it describes (`matching.IDENTIFIERS`, set-based over the indexed `match_*`
+  columns): a pair agrees on an identifier, and none that vetoes differs; of several, the
+  one agreeing on most (then the strongest) wins if alone; an asset that two records claim,
+  or a record that several machines fit equally, joins nothing and leaves candidates, as
+  does a pair whose strongest agreement is vetoed by a weaker identifier (a clone, or a
+  renamed server: a person decides);
+* `SOURCES_SQL` gives each new record its source row and moves existing ones to the new
+  record; `CANDIDATES_SQL` keeps the undecided pairs for review;
+* `DERIVE_SQL` re-derives each asset several current sources describe: every field from the
+  highest-precedence source that has it (per-field precedence first, then the flow's),
+  the sources that gave them (`field_sources`), the primary record, and the conflicts.
+"""
+
+from __future__ import annotations
+
+from wiring_pipeline.domain.contract.fields import INVENTORY_FIELDS
+from wiring_pipeline.domain.contract.states import INVENTORY_PHASE, RETIRED_PHASE
+from wiring_pipeline.domain.core.tenancy import tenant_filter
+from wiring_pipeline.domain.inventory.matching import IDENTIFIERS, NEW_ASSET, comparable
+from wiring_pipeline.domain.inventory.writes import (
+    CANDIDATES,
+    CHANGES,
+    DERIVE,
+    FIELDS,
+    HISTORY_VALUES,
+    INCOMING,
+    NEW_ROW,
+    OLD_ROW,
+    typed,
+)
+
+_CURRENT = "'current'"
+_IDENTIFIER_NAMES = ", ".join(i.column for i in IDENTIFIERS)
+
+RETIRE_SQL = f"""
+WITH gone AS MATERIALIZED (
+    SELECT s.id, s.asset_id FROM migration.asset_sources s
+    WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
+      AND s.current_phase = {_CURRENT}
+      AND NOT EXISTS (
+          SELECT 1 FROM migration.raw_import_records r
+          JOIN migration.cleansed_record_archive c
+            ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
+          WHERE {tenant_filter("r")} AND r.data_import_id = :data_import_id
+            AND c.identity_key = s.identity_key)
+),
+lone AS MATERIALIZED (
+    SELECT a.id, a.raw_import_records_id, a.current_phase, a.name, a.asset_type, a.environment
+    FROM gone g JOIN migration.assets a ON {tenant_filter("a")} AND a.id = g.asset_id
+    WHERE a.current_phase IS DISTINCT FROM '{RETIRED_PHASE}'
+      AND NOT EXISTS (
+          SELECT 1 FROM migration.asset_sources o
+          WHERE {tenant_filter("o")} AND o.asset_id = a.id
+            AND o.discovery_flow_id <> :flow_row_id AND o.current_phase = {_CURRENT})
+),
+retired_sources AS (
+    UPDATE migration.asset_sources s SET current_phase = 'retired', updated_at = now()
+    FROM gone g WHERE {tenant_filter("s")} AND s.id = g.id
+),
+shared AS (
+    INSERT INTO {DERIVE} (asset_id)
+    SELECT g.asset_id FROM gone g WHERE NOT EXISTS (SELECT 1 FROM lone l WHERE l.id = g.asset_id)
+),
+retired AS (
+    UPDATE migration.assets a SET current_phase = '{RETIRED_PHASE}', updated_at = now()
+    FROM lone l WHERE {tenant_filter("a")} AND a.id = l.id
+),
+history AS (
+    INSERT INTO migration.asset_history
+        (client_account_id, engagement_id, asset_id, data_import_id, change, field_name,
+         old_value, new_value)
+    SELECT :client_account_id, :engagement_id, l.id, :data_import_id, '{RETIRED_PHASE}',
+           'current_phase', to_jsonb(l.current_phase), to_jsonb('{RETIRED_PHASE}'::text)
+    FROM lone l
+)
+INSERT INTO {CHANGES}
+SELECT l.id, NULL, l.raw_import_records_id, :data_import_id, '{RETIRED_PHASE}', l.name,
+       l.asset_type, l.environment
+FROM lone l
+"""
+
+#: Is there anything to reconcile with: another flow's current source row in the partition.
+OTHER_SOURCES_SQL = f"""
+SELECT EXISTS (
+    SELECT 1 FROM migration.asset_sources s
+    WHERE {tenant_filter("s")} AND s.discovery_flow_id <> :flow_row_id
+      AND s.current_phase = {_CURRENT})
+  AND EXISTS (SELECT 1 FROM {INCOMING} WHERE source_id IS NULL)
+"""
+
+
+def _unmatched_column(identifier) -> str:
+    """An incoming record's identifier; a `unique_only` one only where no other record has it."""
+    column = f"i.{identifier.column}"
+    if not identifier.unique_only:
+        return column
+    return (
+        f"CASE WHEN count(*) OVER (PARTITION BY {column}) = 1 THEN {column} END"
+        f" AS {identifier.column}"
+    )
+
+
+def _pairs_branch(identifier) -> str:
+    """The (record, asset) pairs that agree on one identifier."""
+    unique = ""
+    if identifier.unique_only:
+        unique = (
+            f" AND NOT EXISTS (SELECT 1 FROM migration.asset_sources x "
+            f"WHERE {tenant_filter('x')} AND x.{identifier.column} = s.{identifier.column} "
+            f"AND x.current_phase = {_CURRENT} AND x.discovery_flow_id <> :flow_row_id "
+            f"AND x.asset_id <> s.asset_id)"
+        )
+    return (
+        f"SELECT u.rid, s.asset_id, '{identifier.name}' AS rule FROM unmatched u "
+        f"JOIN migration.asset_sources s ON {tenant_filter('s')} "
+        f"AND s.{identifier.column} = u.{identifier.column} AND s.current_phase = {_CURRENT} "
+        f"AND s.discovery_flow_id <> :flow_row_id{unique}"
+    )
+
+
+def _first(kind: str, conditions: list[tuple[str, str]]) -> str:
+    """SQL CASE naming the first identifier whose condition holds (NULL: none)."""
+    whens = " ".join(f"WHEN {condition} THEN '{name}'" for name, condition in conditions)
+    return f"CASE {whens} END AS {kind}"
+
+
+def _strength(column: str) -> str:
+    """SQL: the rank of the identifier named by `column` (0: the strongest)."""
+    ranks = " ".join(f"WHEN '{i.name}' THEN {n}" for n, i in enumerate(IDENTIFIERS))
+    return f"(CASE {column} {ranks} END)"
+
+
+_STRENGTH = _strength("rule")
+_VETOING = [i for i in IDENTIFIERS if i.vetoes]
+
+RECONCILE_SQL = f"""
+WITH unmatched AS MATERIALIZED (
+    SELECT i.raw_import_record_id AS rid, {", ".join(_unmatched_column(i) for i in IDENTIFIERS)}
+    FROM {INCOMING} i WHERE i.source_id IS NULL
+),
+pairs AS MATERIALIZED (
+    {" UNION ALL ".join(_pairs_branch(i) for i in IDENTIFIERS)}
+),
+scored AS (
+    SELECT p.rid, p.asset_id,
+           {", ".join(f"bool_or(p.rule = '{i.name}') AS agree_{i.name}" for i in IDENTIFIERS)}
+    FROM pairs p GROUP BY p.rid, p.asset_id
+),
+carried AS MATERIALIZED (
+    SELECT s.asset_id, bool_or(s.discovery_flow_id = :flow_row_id) AS has_flow,
+           {
+    ", ".join(
+        f"bool_or(s.{i.column} IS NOT NULL) FILTER (WHERE s.current_phase = {_CURRENT})"
+        f" AS has_{i.name}"
+        for i in _VETOING
+    )
+}
+    FROM migration.asset_sources s
+    WHERE {tenant_filter("s")} AND s.asset_id IN (SELECT asset_id FROM scored)
+    GROUP BY s.asset_id
+),
+judged AS MATERIALIZED (
+    SELECT sc.rid, sc.asset_id,
+           {" + ".join(f"sc.agree_{i.name}::int" for i in IDENTIFIERS)} AS agreements,
+           {_first("rule", [(i.name, f"sc.agree_{i.name}") for i in IDENTIFIERS])},
+           {
+    _first(
+        "veto",
+        [
+            (i.name, f"u.{i.column} IS NOT NULL AND c.has_{i.name} AND NOT sc.agree_{i.name}")
+            for i in _VETOING
+        ],
+    )
+}
+    FROM scored sc
+    JOIN unmatched u ON u.rid = sc.rid
+    JOIN carried c ON c.asset_id = sc.asset_id
+    WHERE NOT c.has_flow
+),
+valid AS MATERIALIZED (
+    SELECT rid, asset_id, rule,
+           rank() OVER (PARTITION BY rid ORDER BY agreements DESC, {_STRENGTH}) AS place
+    FROM judged WHERE veto IS NULL
+),
+chosen AS (
+    SELECT rid, (array_agg(asset_id))[1] AS asset_id, (array_agg(rule))[1] AS rule
+    FROM valid WHERE place = 1 GROUP BY rid HAVING count(*) = 1
+),
+joined AS MATERIALIZED (
+    SELECT c.* FROM chosen c
+    WHERE NOT EXISTS (SELECT 1 FROM chosen o WHERE o.asset_id = c.asset_id AND o.rid <> c.rid)
+),
+marked AS (
+    UPDATE {INCOMING} i SET asset_id = j.asset_id, matched_on = j.rule
+    FROM joined j WHERE i.raw_import_record_id = j.rid
+)
+INSERT INTO {CANDIDATES} (raw_import_record_id, candidate_asset_id, rule, reason)
+SELECT v.rid, v.asset_id, v.rule,
+       CASE WHEN count(*) OVER (PARTITION BY v.rid) > 1
+            THEN 'several machines agree on ' || v.rule
+            ELSE 'another record of the import agrees with it on ' || v.rule END
+FROM valid v
+WHERE v.place = 1 AND NOT EXISTS (SELECT 1 FROM joined j WHERE j.rid = v.rid)
+UNION ALL
+SELECT g.rid, g.asset_id, g.rule, 'agrees on ' || g.rule || ' but its ' || g.veto || ' differs'
+FROM judged g
+WHERE g.veto IS NOT NULL AND {_strength("g.rule")} < {_strength("g.veto")}
+  AND NOT EXISTS (SELECT 1 FROM joined j WHERE j.rid = g.rid)
+"""
+
+SOURCES_SQL = f"""
+WITH refreshed AS (
+    UPDATE migration.asset_sources s
+    SET raw_import_record_id = i.raw_import_record_id, current_phase = {_CURRENT},
+        updated_at = now(), {", ".join(f"{i.column} = i.{i.column}" for i in IDENTIFIERS)}
+    FROM {INCOMING} i
+    WHERE {tenant_filter("s")} AND s.id = i.source_id AND CAST(:is_latest AS boolean)
+)
+INSERT INTO migration.asset_sources
+    (client_account_id, engagement_id, asset_id, discovery_flow_id, raw_import_record_id,
+     identity_key, matched_on, {_IDENTIFIER_NAMES})
+SELECT :client_account_id, :engagement_id, coalesce(i.asset_id, n.asset_id), :flow_row_id,
+       i.raw_import_record_id, i.identity_key, coalesce(i.matched_on, '{NEW_ASSET}'),
+       {", ".join(f"i.{i.column}" for i in IDENTIFIERS)}
+FROM {INCOMING} i
+LEFT JOIN {CHANGES} n ON n.raw_import_record_id = i.raw_import_record_id AND n.change = 'created'
+WHERE i.source_id IS NULL AND coalesce(i.asset_id, n.asset_id) IS NOT NULL
+ON CONFLICT DO NOTHING
+"""
+
+#: The undecided pairs of the import, each naming the asset its record created.
+CANDIDATES_SQL = f"""
+INSERT INTO migration.match_candidates
+    (client_account_id, engagement_id, asset_id, candidate_asset_id, raw_import_record_id,
+     rule, reason)
+SELECT :client_account_id, :engagement_id, n.asset_id, c.candidate_asset_id,
+       c.raw_import_record_id, c.rule, c.reason
+FROM {CANDIDATES} c
+JOIN {CHANGES} n ON n.raw_import_record_id = c.raw_import_record_id AND n.change = 'created'
+ON CONFLICT DO NOTHING
+"""
+
+#: The incoming records whose asset several sources now describe (joined, or updating one).
+_DERIVED_RECORDS = (
+    "i.asset_id IS NOT NULL AND ((i.source_id IS NULL AND i.matched_on IS NOT NULL)"
+    " OR (i.multi AND CAST(:is_latest AS boolean)))"
+)
+_OLD_NEW = ", ".join(f"a.{f} AS old_{f}, {typed(f, 'd')} AS new_{f}" for f in FIELDS)
+_FIELD_LIST = ", ".join(f"'{f}'" for f in INVENTORY_FIELDS)
+
+DERIVE_SQL = f"""
+WITH targets AS MATERIALIZED (
+    SELECT DISTINCT asset_id FROM (
+        SELECT i.asset_id FROM {INCOMING} i WHERE {_DERIVED_RECORDS}
+        UNION ALL SELECT asset_id FROM {DERIVE}) AS t
+),
+ranked AS MATERIALIZED (
+    SELECT s.asset_id, e.key AS field, e.value, s.discovery_flow_id AS flow_id,
+           row_number() OVER (
+               PARTITION BY s.asset_id, e.key
+               ORDER BY coalesce((f.field_precedence ->> e.key)::int, 1), f.precedence,
+                        s.created_at, s.id) AS position
+    FROM targets t
+    JOIN migration.asset_sources s
+      ON {tenant_filter("s")} AND s.asset_id = t.asset_id AND s.current_phase = {_CURRENT}
+    JOIN migration.discovery_flows f ON {tenant_filter("f")} AND f.id = s.discovery_flow_id
+    JOIN migration.cleansed_record_archive c
+      ON {tenant_filter("c")} AND c.raw_import_record_id = s.raw_import_record_id
+    CROSS JOIN LATERAL jsonb_each(c.cleansed_values) AS e(key, value)
+    WHERE jsonb_typeof(e.value) <> 'null' AND e.key IN ({_FIELD_LIST})
+),
+derived AS MATERIALIZED (
+    SELECT asset_id, jsonb_object_agg(field, value) AS cleansed_values,
+           jsonb_object_agg(field, flow_id) AS provenance
+    FROM ranked WHERE position = 1 GROUP BY asset_id
+),
+primary_source AS MATERIALIZED (
+    SELECT DISTINCT ON (s.asset_id) s.asset_id, s.discovery_flow_id, s.raw_import_record_id,
+           s.identity_key
+    FROM targets t
+    JOIN migration.asset_sources s
+      ON {tenant_filter("s")} AND s.asset_id = t.asset_id AND s.current_phase = {_CURRENT}
+    JOIN migration.discovery_flows f ON {tenant_filter("f")} AND f.id = s.discovery_flow_id
+    ORDER BY s.asset_id, f.precedence, s.created_at, s.id
+),
+matched AS MATERIALIZED (
+    SELECT asset_id, old_phase, was_retired, provenance, flow_id, record_id, identity_key,
+           {NEW_ROW}, ({OLD_ROW}) IS DISTINCT FROM ({NEW_ROW}) AS changed
+    FROM (
+        SELECT a.id AS asset_id, a.current_phase AS old_phase,
+               a.current_phase = '{RETIRED_PHASE}' AS was_retired, d.provenance,
+               p.discovery_flow_id AS flow_id, p.raw_import_record_id AS record_id,
+               p.identity_key, {_OLD_NEW}
+        FROM derived d
+        JOIN migration.assets a ON {tenant_filter("a")} AND a.id = d.asset_id
+        JOIN primary_source p ON p.asset_id = d.asset_id
+        OFFSET 0
+    ) AS compared
+),
+history AS (
+    INSERT INTO migration.asset_history
+        (client_account_id, engagement_id, asset_id, data_import_id, raw_import_record_id,
+         change, field_name, old_value, new_value)
+    SELECT :client_account_id, :engagement_id, m.asset_id, :data_import_id,
+           (SELECT i.raw_import_record_id FROM {INCOMING} i
+            WHERE i.asset_id = m.asset_id AND {_DERIVED_RECORDS} LIMIT 1),
+           CASE WHEN m.was_retired THEN 'revived' ELSE 'updated' END, v.field, v.old, v.new
+    FROM matched m
+    JOIN migration.assets a ON {tenant_filter("a")} AND a.id = m.asset_id
+    CROSS JOIN LATERAL (VALUES {HISTORY_VALUES}) AS v(field, old, new)
+    WHERE (m.changed OR m.was_retired) AND v.old IS DISTINCT FROM v.new
+),
+updated AS (
+    UPDATE migration.assets a
+    SET {", ".join(f"{f} = m.new_{f}" for f in FIELDS)},
+        raw_import_records_id = m.record_id, discovery_flow_id = m.flow_id,
+        identity_key = m.identity_key, field_sources = m.provenance,
+        current_phase = '{INVENTORY_PHASE}', updated_at = now()
+    FROM matched m
+    WHERE {tenant_filter("a")} AND a.id = m.asset_id
+),
+conflicts AS MATERIALIZED (
+    SELECT asset_id, field, (array_agg(flow_id ORDER BY position))[1] AS chosen_flow_id,
+           (array_agg(value ORDER BY position))[1] AS chosen_value,
+           jsonb_object_agg(flow_id::text, value) AS source_values
+    FROM ranked GROUP BY asset_id, field
+    HAVING count(DISTINCT {comparable("field", "value")}) > 1
+),
+kept AS (
+    INSERT INTO migration.asset_conflicts AS k
+        (client_account_id, engagement_id, asset_id, field_name, chosen_flow_id, chosen_value,
+         source_values)
+    SELECT :client_account_id, :engagement_id, asset_id, field, chosen_flow_id, chosen_value,
+           source_values
+    FROM conflicts
+    ON CONFLICT (client_account_id, engagement_id, asset_id, field_name) DO UPDATE
+    SET chosen_flow_id = EXCLUDED.chosen_flow_id, chosen_value = EXCLUDED.chosen_value,
+        source_values = EXCLUDED.source_values,
+        detected_at = CASE WHEN k.source_values = EXCLUDED.source_values
+                           THEN k.detected_at ELSE now() END
+),
+cleared AS (
+    DELETE FROM migration.asset_conflicts x USING targets t
+    WHERE {tenant_filter("x")} AND x.asset_id = t.asset_id
+      AND NOT EXISTS (SELECT 1 FROM conflicts c
+                      WHERE c.asset_id = x.asset_id AND c.field = x.field_name)
+)
+INSERT INTO {CHANGES}
+SELECT i.asset_id, i.raw_import_record_id, i.previous_record_id, :data_import_id,
+       CASE WHEN i.source_id IS NULL THEN 'matched'
+            WHEN m.was_retired THEN 'revived'
+            WHEN m.changed THEN 'updated'
+            ELSE 'unchanged' END,
+       m.new_name, m.new_asset_type, m.new_environment
+FROM {INCOMING} i JOIN matched m ON m.asset_id = i.asset_id
+WHERE {_DERIVED_RECORDS}
+"""
