@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -10,10 +11,12 @@ from click_default_group import DefaultGroup
 
 from wiring_pipeline import settings
 from wiring_pipeline.cli.common import (
+    BadInput,
     echo_json,
     engine,
     unit_of_work,
 )
+from wiring_pipeline.db.import_check import check_import
 from wiring_pipeline.domain.core.tenancy import list_partition_keys
 from wiring_pipeline.domain.ingest import flows, registry
 
@@ -66,6 +69,18 @@ def import_group() -> None:
     is_flag=True,
     help="The file is not a full export: assets absent from it are not retired.",
 )
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Check the whole file as a run would take it and write nothing: one JSON line per "
+    "problem on stdout; exit 1 when a row would not reach the inventory.",
+)
+@click.option(
+    "--errors-file",
+    "errors_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --check: write the file's rows again, in its format, with an error column.",
+)
 def import_file(
     file: Path,
     partition_key: str,
@@ -73,6 +88,8 @@ def import_file(
     sheet_name: str | None,
     encoding: str | None,
     partial: bool,
+    check: bool,
+    errors_path: Path | None,
 ) -> None:
     """Register FILE as a pending import of a partition (a copy is kept under WIRING_HOME).
 
@@ -80,7 +97,16 @@ def import_file(
     flow maps present (trimmed, any case). A file that fails exits 2, registering nothing.
     A file identical to an earlier import of the flow registers nothing: the earlier import
     is printed with `duplicate_of`.
+
+    With --check the file is read to its end, loaded and cleansed as a run would, and all
+    of it rolled back: each problem is a JSON line `{"row", "column", "code", "message",
+    "rejected"}`, the row as the file shows it.
     """
+    if errors_path is not None and not check:
+        raise BadInput("--errors-file goes with --check")
+    if check:
+        _check_file(file, partition_key, flow_ref, sheet_name, encoding, errors_path)
+        return
     with unit_of_work(partition_key) as work:
         flow_row = flows.find_flow(work.conn, work.scope, flow_ref)
         row = registry.register_import(
@@ -114,6 +140,39 @@ def import_file(
         click.echo(
             f"note: identical to import {row['duplicate_of']} of this flow; nothing registered",
             err=True,
+        )
+
+
+def _check_file(
+    file: Path,
+    partition_key: str,
+    flow_ref: str,
+    sheet_name: str | None,
+    encoding: str | None,
+    errors_path: Path | None,
+) -> None:
+    """`import --check`: problems on stdout as they are found, the tally on stderr."""
+    outcome = check_import(
+        engine(),
+        partition_key,
+        flow_ref,
+        file,
+        on_problem=lambda problem: click.echo(json.dumps(problem.as_json(), ensure_ascii=False)),
+        sheet_name=sheet_name,
+        encoding=encoding,
+        errors_path=errors_path,
+        progress=lambda name, rows: click.echo(f"check: {name}: {rows:,} rows read", err=True),
+    )
+    click.echo(
+        f"check: {outcome.filename}: {outcome.rows:,} rows, {outcome.rejected_rows:,} would "
+        f"not reach the inventory, {outcome.problems:,} problems; nothing was written"
+        + (f" but the errors file {errors_path}" if errors_path is not None else ""),
+        err=True,
+    )
+    if not outcome.complete:
+        raise click.ClickException(
+            f"{outcome.rejected_rows:,} of {outcome.rows:,} rows of {outcome.filename} would "
+            "not reach the inventory"
         )
 
 
