@@ -61,6 +61,7 @@ def _shown(row: dict) -> dict:
         "field_mappings_version_id": row["field_mappings_version_id"],
         "field_mappings": row["field_mappings"],
         "identity_key_columns": row["identity_key_columns"],
+        "precedence": row["precedence"],
         "spec": spec_of(row).as_json(),
     }
 
@@ -84,6 +85,12 @@ def _shown(row: dict) -> dict:
     "--name", "flow_name", help="A name to refer to the flow by (unique in the partition)."
 )
 @click.option("--flow-id", type=click.UUID, help="Keep an existing flow_id (default: new).")
+@click.option(
+    "--precedence",
+    type=click.IntRange(-1_000_000, 1_000_000),
+    help="Rank against the other sources of one machine, lower wins (default: after the "
+    "flows already added).",
+)
 @_KEY
 @_SETS
 def flow_add(
@@ -95,6 +102,7 @@ def flow_add(
     flow_id: uuid.UUID | None,
     identity_key: tuple[str, ...],
     sets: tuple[str, ...],
+    precedence: int | None,
 ) -> None:
     """Add a discovery flow to a partition.
 
@@ -124,6 +132,7 @@ def flow_add(
             identity_key=identity_key,
             sets=sets,
             header=header,
+            precedence=precedence,
         )
     echo_json(_shown(row))
 

@@ -104,3 +104,18 @@ def test_rvtools_and_a_cmdb_of_25_of_its_servers_give_one_asset_per_machine(engi
         for name, count in health["metrics"].items()
         if name not in ("source_rows_not_in_inventory", "asset_field_conflicts")
     ), health["metrics"]
+
+
+def test_flow_add_precedence_ranks_the_flow_and_defaults_to_the_order_of_addition(engine, tmp_path):
+    spec = tmp_path / "cmdb.json"
+    spec.write_text(json.dumps(CMDB_SPEC))
+    assert run("tenant", "add", KEY).exit_code == 0
+    first = run("flow", "add", "--partition", KEY, "--mappings", str(spec), "--name", "a")
+    second = run("flow", "add", "--partition", KEY, "--mappings", str(spec), "--name", "b")
+    ranked = run(
+        "flow", "add", "--partition", KEY, "--mappings", str(spec), "--name", "c",
+        "--precedence", "0",
+    )  # fmt: skip
+    assert [json.loads(r.stdout)["precedence"] for r in (first, second, ranked)] == [1, 2, 0]
+    refused = run("flow", "add", "--partition", KEY, "--mappings", str(spec), "--precedence", "x")
+    assert refused.exit_code == 2
