@@ -11,7 +11,8 @@ Matches the rules could not decide are kept for review (`match_candidates`), dis
 between sources as `asset_conflicts`.
 
 Every existing asset with a flow, a current record and a key gets its source row, its
-identifiers computed from the asset's own values (which are its one record's).
+identifiers computed from the asset's own values (which are its one record's). Every key
+leads with the tenant columns, as a distributed PostgreSQL needs (`deploy/citus/`).
 
 Revision ID: 0015_asset_sources
 Revises: 0014_discarded_imports
@@ -90,7 +91,7 @@ def upgrade() -> None:
     op.execute(
         f"""
         CREATE TABLE migration.asset_sources (
-            id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+            id uuid NOT NULL DEFAULT gen_random_uuid(),
             client_account_id uuid NOT NULL,
             engagement_id uuid NOT NULL,
             asset_id uuid,
@@ -103,7 +104,7 @@ def upgrade() -> None:
             {identifiers},
             created_at timestamptz NOT NULL DEFAULT now(),
             updated_at timestamptz NOT NULL DEFAULT now(),
-            CONSTRAINT uq_asset_sources_tenant_id UNIQUE (client_account_id, engagement_id, id)
+            PRIMARY KEY (client_account_id, engagement_id, id)
         );
         CREATE UNIQUE INDEX uq_asset_sources_flow_key ON migration.asset_sources
             (client_account_id, engagement_id, discovery_flow_id, identity_key);
@@ -122,7 +123,7 @@ def upgrade() -> None:
     op.execute(
         """
         CREATE TABLE migration.match_candidates (
-            id bigserial PRIMARY KEY,
+            id bigserial,
             client_account_id uuid NOT NULL,
             engagement_id uuid NOT NULL,
             asset_id uuid NOT NULL,
@@ -133,7 +134,8 @@ def upgrade() -> None:
             status text NOT NULL DEFAULT 'open' CONSTRAINT ck_match_candidates_status
                 CHECK (status IN ('open', 'merged', 'dismissed')),
             created_at timestamptz NOT NULL DEFAULT now(),
-            decided_at timestamptz
+            decided_at timestamptz,
+            PRIMARY KEY (client_account_id, engagement_id, id)
         );
         CREATE UNIQUE INDEX uq_match_candidates_pair ON migration.match_candidates
             (client_account_id, engagement_id, asset_id, candidate_asset_id);
