@@ -60,6 +60,7 @@ REASONS: tuple[Reason, ...] = (
     Reason("invalid_json", re.compile(r"^is not valid JSON")),
     Reason("not_an_object", re.compile(r"is a JSON \w+(, not an object|, not a list|: the )")),
     Reason("too_deep", re.compile(r"^is nested too deeply$")),
+    Reason("over_limit", re.compile(r"; the limit is [\d,]+ \w+ \(max_\w+\)$")),
     Reason("missing_field", re.compile(r"^missing critical field\(s\): (?P<fields>.+)$"), "field"),
     Reason("missing_key", re.compile(r"^missing identity key"), "key"),
     Reason("duplicate_key", re.compile(r"^duplicate key "), "key"),

@@ -40,8 +40,11 @@ from wiring_pipeline.domain.ingest.sources import (
 
 __all__ = ["MAX_CELL_CHARS", "ImportLoadResult", "load_pending_imports", "pending_imports"]
 
-#: Raw records sent to COPY per write.
+#: Raw records sent to COPY per write, or fewer once a batch holds COPY_BATCH_BYTES: rows of
+#: a wide sheet whose every cell is a long shared string are megabytes each, and two batches
+#: of them in memory must stay far below the pipeline's 500 MB.
 COPY_BATCH_ROWS = 5_000
+COPY_BATCH_BYTES = 8 << 20
 #: How often the loader reports progress, in source rows.
 PROGRESS_ROWS = 50_000
 #: Told (file name, source rows read so far) while a file loads.
@@ -201,6 +204,7 @@ def load_import(
             _Sender(copy) as sender,
         ):
             batch: list[bytes] = []
+            batch_bytes = 0
             for read, row in enumerate(rows(), start=1):
                 if progress and read % PROGRESS_ROWS == 0:
                     progress(filename, read)
@@ -209,13 +213,14 @@ def load_import(
                     rejects.write(f"{line}\t{_copy_text(row.raw_text or '')}\n".encode())
                     counts["rejected"] += 1
                     continue
-                batch.append(
-                    b"%s%d\t%s\n" % (raw_prefix, row.row_number, _copy_document(row.cells))
-                )
+                line = b"%s%d\t%s\n" % (raw_prefix, row.row_number, _copy_document(row.cells))
+                batch.append(line)
+                batch_bytes += len(line)
                 counts["loaded"] += 1
-                if len(batch) >= COPY_BATCH_ROWS:
+                if len(batch) >= COPY_BATCH_ROWS or batch_bytes >= COPY_BATCH_BYTES:
                     sender.send(b"".join(batch))
                     batch.clear()
+                    batch_bytes = 0
             if batch:
                 sender.send(b"".join(batch))
         if failures:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import uuid
 from pathlib import Path
 
@@ -116,11 +115,13 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def sha256_of(path: Path) -> str:
+def _copy_hashing(source: Path, target: Path) -> str:
+    """Copy `source` to `target` in one read, returning the SHA-256 of the bytes copied."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+    with source.open("rb") as reading, target.open("xb") as writing:
+        for block in iter(lambda: reading.read(1 << 20), b""):
             digest.update(block)
+            writing.write(block)
     return digest.hexdigest()
 
 
@@ -138,11 +139,14 @@ def register_import(
 ) -> dict:
     """Register a pending import of `source` for the flow, keeping a copy under `imports_root`.
 
-    The file is checked first (DESIGN 3c): readable, decodable, a header found, and every
-    column the flow maps or keys on present; otherwise RegistryError and nothing is
-    registered. The encoding and worksheet the check settled on are recorded for the loader.
-    The copy is what the loader reads, so moving or editing the original afterwards loses
-    nothing; it is removed again if the registration itself fails.
+    The file is read once, into a staged copy beside its stored place while it is hashed,
+    and every check reads that copy (DESIGN 3f): readable, decodable, a header found, every
+    column the flow maps or keys on present, the limits kept (DESIGN 3c); otherwise
+    RegistryError and nothing is registered. So what was checked, hashed and stored is one
+    set of bytes, even if the original is replaced meanwhile, and moving or editing the
+    original afterwards loses nothing. The encoding and worksheet the check settled on are
+    recorded for the loader. A refused file, a duplicate or a registration that fails leaves
+    no copy behind.
 
     A file whose SHA-256 equals an earlier import of the same partition and flow (and the
     same worksheet) registers nothing: the earlier import is returned with `duplicate_of`
@@ -158,50 +162,59 @@ def register_import(
     if not source.is_file():
         raise RegistryError(f"{readable_name(source)}: no such file")
     fmt = detect_format(source)
+    filename = readable_name(source.name)
     if sheet_name is not None and fmt != "xlsx":
-        raise RegistryError(f"{readable_name(source.name)}: --sheet applies to .xlsx files only")
+        raise RegistryError(f"{filename}: --sheet applies to .xlsx files only")
     if encoding is not None and fmt == "xlsx":
-        raise RegistryError(f"{readable_name(source.name)}: --encoding applies to text files only")
+        raise RegistryError(f"{filename}: --encoding applies to text files only")
     spec = spec_of(flow)
     if sheet_name is None and fmt == "xlsx":
         sheet_name = spec.sheet
     columns = source_columns(spec.mappings, list(spec.identity_key))
     options = SourceOptions(fmt, encoding, sheet_name, columns, records_path=spec.records_path)
-    try:
-        sniffed = sniff_source(source, readable_name(source.name), options)
-    except UnreadableFileError as error:
-        raise RegistryError(str(error)) from error
-    check_critical(spec, sniffed.columns)
-    digest = sha256_of(source)
-    earlier = _earlier_identical_import(conn, scope, flow, digest, sniffed.sheet_name)
-    if earlier is not None:
-        return {**earlier, "duplicate_of": earlier["id"]}
     import_id = uuid.uuid4()
     target_dir = imports_root / scope.client_slug / scope.engagement_slug
     target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / f"{import_id}{source.suffix.lower()}"
-    shutil.copyfile(source, target)
+    suffix = source.suffix.lower()
+    target = target_dir / f"{import_id}{suffix}"
+    # The staged copy keeps the file's ending: openpyxl opens a workbook by its name.
+    staged = target_dir / f".{import_id}.partial{suffix}"
     try:
+        try:
+            digest = _copy_hashing(source, staged)
+        except OSError as error:
+            raise RegistryError(f"{filename}: could not be copied in: {error.strerror}") from error
+        try:
+            sniffed = sniff_source(staged, filename, options)
+        except UnreadableFileError as error:
+            raise RegistryError(str(error)) from error
+        check_critical(spec, sniffed.columns)
+        earlier = _earlier_identical_import(conn, scope, flow, digest, sniffed.sheet_name)
+        if earlier is not None:
+            staged.unlink()
+            return {**earlier, "duplicate_of": earlier["id"]}
+        staged.replace(target)
         row = conn.execute(
             insert(data_imports)
             .values(
                 id=import_id,
                 client_account_id=scope.client_account_id,
                 engagement_id=scope.engagement_id,
-                import_name=import_name or readable_name(source.name),
-                filename=readable_name(source.name),
+                import_name=import_name or filename,
+                filename=filename,
                 status="pending",
                 discovery_flow_id=flow["id"],
                 stored_path=str(target),
                 file_format=fmt,
                 sheet_name=sniffed.sheet_name,
                 encoding=sniffed.encoding,
-                source_sha256=sha256_of(target),
+                source_sha256=digest,
                 is_partial=partial,
             )
             .returning(*data_imports.c)
         ).one()
     except BaseException:
+        staged.unlink(missing_ok=True)
         target.unlink(missing_ok=True)
         raise
     return dict(row._mapping)

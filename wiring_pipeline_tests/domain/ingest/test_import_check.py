@@ -12,6 +12,7 @@ from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.domain.contract.flow_spec import spec_of
 from wiring_pipeline.domain.ingest import import_check
 from wiring_pipeline.domain.ingest.sources import SourceOptions, open_source
+from wiring_pipeline.domain.ingest.sources.limits import JSON_DEPTH
 from wiring_pipeline.domain.ingest.sources.rows import (
     MAX_CELL_CHARS,
     cell_problem,
@@ -54,6 +55,11 @@ def test_the_readers_reasons_have_their_codes_and_columns(tmp_path):
         "not_an_object",
         "not_an_object",
     ]
+
+
+def test_a_row_past_a_limit_is_over_limit():
+    deep = JSON_DEPTH.exceeded(f"nests objects more than {JSON_DEPTH.value} levels deep")
+    assert import_check.reason_of(deep, at_load=True)[0].code == "over_limit"
 
 
 def test_a_reason_nothing_declares_keeps_its_stage():

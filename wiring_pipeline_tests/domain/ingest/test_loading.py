@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.db.transactions import partition_transaction
-from wiring_pipeline.domain.ingest import sources
+from wiring_pipeline.domain.ingest import loading, sources
 from wiring_pipeline.domain.ingest.loading import (
     MAX_CELL_CHARS,
     load_pending_imports,
@@ -264,6 +264,19 @@ def test_a_file_is_loaded_once(engine, tenant, tmp_path):
     assert [r.loaded_rows for r in load(engine)] == [1]
     assert load(engine) == []
     assert len(raw_rows(engine, data_import["id"])) == 1
+
+
+def test_batches_cut_by_size_lose_and_repeat_no_row(engine, tenant, tmp_path, monkeypatch):
+    """Wide rows of long cells are sent in batches of a few megabytes, not of 5 000 rows."""
+    monkeypatch.setattr(loading, "COPY_BATCH_BYTES", 1_000)
+    scope, flow = tenant
+    path = tmp_path / "wide.csv"
+    path.write_text(
+        "Name,Env\n" + "".join(f"web-{n},{'x' * 300}\n" for n in range(50)), encoding="utf-8"
+    )
+    data_import = register(engine, scope, flow, path)
+    assert [r.loaded_rows for r in load(engine)] == [50]
+    assert sorted(n for n, _ in raw_rows(engine, data_import["id"])) == list(range(2, 52))
 
 
 def test_pending_imports_by_partition(engine, tenant, tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -73,6 +76,65 @@ def test_register_import_keeps_a_copy(engine, tmp_path):
     assert row["status"] == "pending" and row["file_format"] == "csv"
     with engine.connect() as conn:
         assert conn.execute(select(data_imports.c.stored_path)).scalar_one() == str(stored)
+
+
+def test_register_import_reads_the_file_once_and_checks_the_copy_it_stores(
+    engine, tmp_path, monkeypatch
+):
+    """The file is copied once, hashed as it is copied, and every check reads that copy
+    (DESIGN 3f): an original replaced while the checks run changes nothing stored."""
+    scope = make_tenant(engine, "acme.dc-exit")
+    flow = make_flow(
+        engine,
+        scope,
+        mappings={"Asset Name": "name", "CI Class": "asset_type"},
+        sets=["environment=production"],
+    )
+    source = tmp_path / "export.csv"
+    original = b"Asset Name,CI Class\nsrv1,Server\n"
+    source.write_bytes(original)
+    opened, checked = [], []
+    real_open, real_sniff = Path.open, registry.sniff_source
+
+    def counting_open(path, mode="r", *args, **kwargs):
+        opened.extend([path] if path == source and "r" in mode else [])
+        return real_open(path, mode, *args, **kwargs)
+
+    def sniff_after_a_swap(path, filename, options):
+        checked.append(path)
+        source.write_bytes(b"Other,Columns\n1,2\n")  # replaced once the copy is made
+        return real_sniff(path, filename, options)
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    monkeypatch.setattr(registry, "sniff_source", sniff_after_a_swap)
+    with partition_transaction(engine, "acme.dc-exit") as work:
+        row = registry.register_import(work.conn, work.scope, flow, source, tmp_path / "store")
+    monkeypatch.undo()
+
+    stored = Path(row["stored_path"])
+    assert opened == [source]
+    assert checked[0].parent == stored.parent and checked[0].suffix == ".csv"
+    assert stored.read_bytes() == original
+    assert row["source_sha256"] == hashlib.sha256(original).hexdigest()
+    assert [path.name for path in stored.parent.iterdir()] == [stored.name]
+
+
+def test_a_duplicate_registration_leaves_no_copy(engine, tmp_path):
+    scope = make_tenant(engine, "acme.dc-exit")
+    flow = make_flow(
+        engine,
+        scope,
+        mappings={"Asset Name": "name", "CI Class": "asset_type"},
+        sets=["environment=production"],
+    )
+    source = tmp_path / "export.csv"
+    source.write_text("Asset Name,CI Class\nsrv1,Server\n", encoding="utf-8")
+    with engine.begin() as conn:
+        first = registry.register_import(conn, scope, flow, source, tmp_path / "store")
+        again = registry.register_import(conn, scope, flow, source, tmp_path / "store")
+    assert again["duplicate_of"] == first["id"]
+    stored = Path(first["stored_path"])
+    assert [path.name for path in stored.parent.iterdir()] == [stored.name]
 
 
 def test_register_import_refuses_bad_files_and_foreign_flows(engine, tmp_path):

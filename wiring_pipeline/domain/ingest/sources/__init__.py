@@ -131,22 +131,30 @@ def sniff_source(path: Path, filename: str, options: SourceOptions) -> Source:
     """Check that a file can be loaded for a flow, reading its header and first rows.
 
     Raises UnreadableFileError (one line, naming the file) when it is not readable,
-    decodable, has no header, or lacks a mapped column. Returns how it will be read, with
-    the first rows.
+    decodable, has no header, or lacks a mapped column. Returns how it will be read; the
+    rows read are not kept (each may be as long as a limit allows), so its rows are none.
     """
     with open_source(path, filename, replace(options, strict=True)) as source:
-        sample = list(islice(source.rows, SNIFF_ROWS))
-    if source.columns is None:
-        _check_json_keys(sample, options.mapped_columns, filename)
-    return Source(source.encoding, source.sheet_name, source.columns, iter(sample))
+        if source.columns is None:
+            _check_json_keys(islice(source.rows, SNIFF_ROWS), options.mapped_columns, filename)
+        else:
+            for _ in islice(source.rows, SNIFF_ROWS):
+                pass
+    return Source(source.encoding, source.sheet_name, source.columns, iter(()))
 
 
-def _check_json_keys(sample: list[SourceRow], mapped: tuple[str, ...], filename: str) -> None:
-    objects = [row.cells for row in sample if row.cells is not None]
+def _check_json_keys(rows: Iterator[SourceRow], mapped: tuple[str, ...], filename: str) -> None:
+    """The keys of the first rows' objects must hold the mapped columns."""
+    keys: dict[str, None] = {}
+    first, objects = None, False
+    for row in rows:
+        first = first or row
+        if row.cells is not None:
+            objects = True
+            keys.update(dict.fromkeys(row.cells))
     if not objects:
-        reason = f"row {sample[0].row_number} {sample[0].rejection}" if sample else "it has no rows"
+        reason = f"row {first.row_number} {first.rejection}" if first else "it has no rows"
         raise UnreadableFileError(f"{filename}: not a JSON file of objects: {reason}")
-    keys = list(dict.fromkeys(key for cells in objects for key in cells))
-    problems = match_mapped_columns(keys, mapped)[1]
+    problems = match_mapped_columns(list(keys), mapped)[1]
     if problems:
         raise MappedColumnError(f"{filename}: {'; '.join(problems).replace('header', 'records')}")

@@ -33,6 +33,7 @@ from wiring_pipeline.domain.ingest.sources.json_stream import (
     decode_text,
     json_kind,
 )
+from wiring_pipeline.domain.ingest.sources.limits import COLUMNS, JSON_DEPTH
 from wiring_pipeline.domain.ingest.sources.rows import (
     SourceRow,
     UnreadableFileError,
@@ -43,15 +44,23 @@ from wiring_pipeline.domain.ingest.sources.rows import (
 from wiring_pipeline.domain.ingest.sources.text import display_name, open_text
 
 
-def flatten(value: dict, prefix: str = "") -> dict[str, str]:
+class RecordTooDeepError(ValueError):
+    """A record nests objects deeper than JSON_DEPTH: a rejected row, with this reason."""
+
+
+def flatten(value: dict, prefix: str = "", depth: int = 1) -> dict[str, str]:
     """An object's cells: nested objects as dotted paths, AWS tags as a column per tag
     (`Tags.Name`: the key a flow maps, where a list's text could only be searched), everything
     else as text."""
+    if depth > JSON_DEPTH.value:
+        raise RecordTooDeepError(
+            JSON_DEPTH.exceeded(f"nests objects more than {JSON_DEPTH.value} levels deep")
+        )
     cells: dict[str, str] = {}
     for key, item in value.items():
         path = f"{prefix}{key}"
         if isinstance(item, dict) and item:
-            cells.update(flatten(item, f"{path}."))
+            cells.update(flatten(item, f"{path}.", depth + 1))
         elif is_tag_list(item):
             cells.update((f"{path}.{tag['Key']}", cell_text(tag["Value"])) for tag in item)
         else:
@@ -123,8 +132,15 @@ def _rows(items: Iterable[JsonItem], matcher: ColumnMatcher, encoding: str) -> I
         else:
             try:
                 cells = matcher.apply(flatten(value))
-            except RecursionError:
+            except RecordTooDeepError as error:
+                yield rejected(row_number, str(error), raw_text)
+                continue
+            except RecursionError:  # lists in lists (kept as JSON text) too deep to encode
                 yield rejected(row_number, "is nested too deeply", raw_text)
+                continue
+            if len(cells) > COLUMNS.value:
+                found = f"has {len(cells):,} columns"
+                yield rejected(row_number, COLUMNS.exceeded(found), raw_text)
                 continue
             if not all(map(_encodable_key, cells)):
                 yield rejected(row_number, f"a key has bytes that are not {encoding}", raw_text)

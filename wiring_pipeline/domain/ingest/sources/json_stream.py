@@ -13,12 +13,13 @@ import json
 from collections.abc import Iterator
 from typing import NoReturn
 
-from wiring_pipeline.domain.ingest.sources.rows import UnreadableFileError
+from wiring_pipeline.domain.ingest.sources.limits import JSON_VALUE_CHARS
+from wiring_pipeline.domain.ingest.sources.rows import FileLimitError, UnreadableFileError
 
-#: The longest JSON value decoded whole: one record, one array element, one member skipped on
-#: the way to the records (text characters). A file holding a longer one is refused in one
-#: line, so a single runaway value cannot take the memory of the whole run.
-MAX_JSON_VALUE_CHARS = 16 * 1024 * 1024
+#: The longest JSON value decoded whole (`limits.JSON_VALUE_CHARS`): one record, one array
+#: element, one member skipped on the way to the records. A file holding a longer one is
+#: refused in one line, so a single runaway value cannot take the memory of the whole run.
+MAX_JSON_VALUE_CHARS = JSON_VALUE_CHARS.value
 #: Text read per refill; a value cut by the buffer makes the next read as long as the buffer,
 #: so a long value is decoded again a logarithmic number of times, not once per block.
 _CHUNK = 1 << 20
@@ -33,7 +34,7 @@ class JsonValueError(ValueError):
     """One value is not valid JSON (the reason, as the json module words it)."""
 
 
-class JsonValueTooLongError(UnreadableFileError):
+class JsonValueTooLongError(FileLimitError):
     """One value is longer than MAX_JSON_VALUE_CHARS: the file is refused, whatever it is."""
 
 
@@ -110,6 +111,7 @@ class JsonCursor:
                 raise JsonValueTooLongError(
                     f"{self._filename}: the JSON value at line {self.line} is longer than"
                     f" {MAX_JSON_VALUE_CHARS:,} characters, the limit of one value"
+                    f" ({JSON_VALUE_CHARS.name})"
                 )
             if end < len(buffer) or self._eof:
                 self._position = end

@@ -1,7 +1,8 @@
 """What every source format shares: rows, headers, cell text, and the mapped columns.
 
 A header is made usable rather than refused: names are trimmed, an unnamed column is
-ignored, and a repeated name gets a suffix (`Notes`, `Notes_2`). Only the columns a flow
+ignored, and a repeated name gets a suffix (`Notes`, `Notes_2`); only a header past the
+limits (`limits`: its columns, a name's length) refuses the file. Only the columns a flow
 maps must be unambiguous. A mapped column is found trimmed and case-insensitively, and its
 key in the raw record is the mapping's spelling, so the cleansing finds `Environment`
 whether the file says `Environment` or `ENVIRONMENT `.
@@ -16,10 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from wiring_pipeline.domain.core.errors import UserInputError
+from wiring_pipeline.domain.ingest.sources.limits import (
+    CELL_CHARS,
+    COLUMNS,
+    HEADER_NAME_CHARS,
+    Limit,
+)
 
-#: The longest cell the loader accepts: Excel's own cell limit, so any cell a spreadsheet
-#: can hold loads, and a runaway quoted field in a broken CSV is caught as one bad row.
-MAX_CELL_CHARS = 32_767
+#: The longest cell the loader accepts (`limits.CELL_CHARS`).
+MAX_CELL_CHARS = CELL_CHARS.value
 #: How much of a rejected row's raw text is kept (the source file has the rest).
 MAX_REJECTED_TEXT_CHARS = 65_536
 
@@ -30,6 +36,19 @@ class UnreadableFileError(UserInputError):
 
 class MappedColumnError(UnreadableFileError):
     """A column the flow maps is missing from the file, or ambiguous in it."""
+
+
+class FileLimitError(UnreadableFileError):
+    """The file is past one of the documented limits (`limits`), checked before it is read
+    any further."""
+
+
+def check_limit(limit: Limit, found: int, filename: str, what: str, subject: str = "") -> None:
+    """Refuse the file when `found` is over the limit. `what` says what was found, `{}`
+    standing for the number (`the header has {} columns`); `subject`, put before it, may be
+    the file's own text (a sheet's title), so it is never formatted."""
+    if found > limit.value:
+        raise FileLimitError(limit.refusal(filename, subject + what.replace("{}", f"{found:,}")))
 
 
 @dataclass(frozen=True)
@@ -56,20 +75,37 @@ class Header:
 
 
 def make_header(cells: Iterable[str], filename: str) -> Header:
-    """Trimmed names; unnamed columns ignored; repeats made unique (`Notes`, `Notes_2`)."""
+    """Trimmed names; unnamed columns ignored; repeats made unique (`Notes`, `Notes_2`).
+
+    A repeat takes the first free `name_N`. Each name remembers the last N it took, so the
+    next repeat resumes there rather than trying `_2`, `_3`… again: a header of 20 000 `x`
+    is named in linear time. The names are those of trying from `_2` every time, because a
+    name once taken stays taken.
+    """
     names = [cell.strip() for cell in cells]
+    check_limit(COLUMNS, len(names), filename, "the header has {} columns")
+    check_limit(
+        HEADER_NAME_CHARS,
+        max(map(len, names), default=0),
+        filename,
+        "a column name of the header is {} characters long",
+    )
     keys: list[str | None] = []
     seen: set[str] = set()
+    last_suffix: dict[str, int] = {}
     for name in names:
         if not name:
             keys.append(None)
             continue
         if "\x00" in name or not is_encodable(name):
             raise UnreadableFileError(f"{filename}: the header is not readable text")
-        key, suffix = name, 1
-        while key in seen:
-            suffix += 1
-            key = f"{name}_{suffix}"
+        key = name
+        if key in seen:
+            suffix = last_suffix.get(name, 1)
+            while key in seen:
+                suffix += 1
+                key = f"{name}_{suffix}"
+            last_suffix[name] = suffix
         seen.add(key)
         keys.append(key)
     if not seen:
@@ -136,8 +172,11 @@ def row_from_cells(
 ) -> SourceRow:
     """Check a row of cells against the header; the same rules for every format."""
     width = len(header.keys)
-    while len(values) > width and not values[-1].strip():
-        values = values[:-1]
+    end = len(values)
+    while end > width and not values[end - 1].strip():
+        end -= 1
+    if end < len(values):
+        values = values[:end]
     if len(values) < width and all(key is None for key in header.keys[len(values) :]):
         values = values + [""] * (width - len(values))
     if len(values) != width:

@@ -6,8 +6,10 @@
 - The header is the first row holding every mapped column, else the first mostly
   non-empty row, so a title row above the table is skipped.
 - A merged range carries its top-left value into every cell it covers. Read-only mode
-  (which streams the rows) does not report merged ranges, so they are read from the
-  sheet's XML with a streaming scan.
+  (which streams the rows) does not report merged ranges, so they come from the scan that
+  measures the workbook before openpyxl opens it (`workbook_scan`, DESIGN 3f).
+- The dimension a sheet declares is checked against the limits, then set aside: a row is
+  as wide as its cells, and a cell the sheet leaves out is empty, as Excel shows it.
 - Cached formula results and dates are read as values; Excel error values (`#N/A`) are
   kept as text here and become NULL, with a note, in the cleansing.
 - A row is numbered as Excel numbers it (the header on row 1 puts the first data row on
@@ -17,13 +19,12 @@
 from __future__ import annotations
 
 import itertools
-import re
-import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 from wiring_pipeline.domain.ingest.sources.rows import (
+    FileLimitError,
     Header,
     SourceRow,
     UnreadableFileError,
@@ -33,10 +34,10 @@ from wiring_pipeline.domain.ingest.sources.rows import (
     row_from_cells,
     with_mapped_keys,
 )
+from wiring_pipeline.domain.ingest.sources.workbook_scan import Range, scan_workbook
 
 #: Rows searched for the header.
 HEADER_SCAN_ROWS = 30
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
 
 
 def open_workbook(
@@ -53,7 +54,10 @@ def open_workbook(
     if not path.is_file():
         raise UnreadableFileError(f"{filename}: the stored file {path} is missing")
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        scan = scan_workbook(path, filename)
+        workbook = load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except UnreadableFileError:
+        raise
     except Exception as error:  # openpyxl raises zip, XML and key errors alike
         raise UnreadableFileError(
             f"{filename}: not a readable .xlsx workbook: {type(error).__name__}: {error}"
@@ -61,7 +65,8 @@ def open_workbook(
     stack.callback(workbook.close)
     chosen = fallback = None
     for sheet in _candidates(workbook, sheet_name, filename):
-        rows = _filled_rows(sheet, _merged_ranges(path, sheet))
+        sheet.reset_dimensions()
+        rows = _filled_rows(sheet, scan.merged(sheet._worksheet_path))
         head = [row for row in (next(rows, None) for _ in range(HEADER_SCAN_ROWS)) if row]
         at = _header_position([values for _, values in head], mapped)
         if at is None:
@@ -78,6 +83,8 @@ def open_workbook(
     sheet, rows, head, at = chosen
     try:
         header = with_mapped_keys(make_header(head[at][1], filename), mapped, filename, strict)
+    except FileLimitError:
+        raise  # its line ends with the limit
     except UnreadableFileError as error:
         raise type(error)(f"{error} of worksheet {sheet.title!r} ({_listing(workbook)})") from error
     return sheet.title, header, _rows(header, head[at + 1 :], rows)
@@ -118,41 +125,29 @@ def _problems(row: list[str], mapped: tuple[str, ...]) -> list[str]:
     return match_mapped_columns([cell.strip() for cell in row], mapped)[1]
 
 
-def _merged_ranges(path: Path, sheet) -> list[tuple[int, int, int, int]]:
-    """(min_col, min_row, max_col, max_row) of every merged range of the sheet."""
-    from openpyxl.utils.cell import range_boundaries
-
-    found: set[tuple[int, int, int, int]] = set()
-    tail = b""  # a tag cut by a block boundary is found whole in the next block
-    with zipfile.ZipFile(path) as archive, archive.open(sheet._worksheet_path) as xml:
-        for block in iter(lambda: xml.read(1 << 20), b""):
-            text = tail + block
-            found.update(
-                range_boundaries(f"{a.decode()}:{b.decode()}") for a, b in _MERGE.findall(text)
-            )
-            tail = text[-256:]
-    return sorted(found, key=lambda r: r[1])
-
-
-def _filled_rows(sheet, merged: list[tuple[int, int, int, int]]) -> Iterator[tuple[int, list[str]]]:
+def _filled_rows(sheet, merged: list[Range]) -> Iterator[tuple[int, list[str]]]:
     """Each row's number, as Excel shows it, and its cells as text, merged ranges filled with
     their top-left value. Read-only mode yields the rows the sheet's XML leaves out as empty
-    rows, so counting the rows gives Excel's numbers."""
-    top_left: dict[tuple[int, int], str] = {}
+    rows, so counting the rows gives Excel's numbers.
+
+    The ranges (sorted by first row) are swept: a range joins when the rows reach it and
+    leaves after its last row, so each row costs the ranges covering it, not all of them.
+    """
+    pending = iter(merged)
+    upcoming = next(pending, None)
+    covering: list[tuple[Range, str]] = []  # with the top-left value
     for row_index, cells in enumerate(_sheet_rows(sheet), start=1):
         values = [cell_text(cell.value) for cell in cells]
-        for min_col, min_row, max_col, max_row in merged:
-            if min_row > row_index:
-                break
-            if row_index > max_row:
-                continue
-            if row_index == min_row:
-                top_left[(min_col, min_row)] = values[min_col - 1] if min_col <= len(values) else ""
-            value = top_left.get((min_col, min_row), "")
+        covering = [(bounds, value) for bounds, value in covering if bounds[3] >= row_index]
+        while upcoming is not None and upcoming[1] <= row_index:
+            if upcoming[1] == row_index:  # (a range above row 1 covers nothing)
+                column = upcoming[0]
+                covering.append((upcoming, values[column - 1] if column <= len(values) else ""))
+            upcoming = next(pending, None)
+        for (min_col, _, max_col, _), value in covering:
             if len(values) < max_col:
                 values += [""] * (max_col - len(values))
-            for column in range(min_col, max_col + 1):
-                values[column - 1] = value
+            values[min_col - 1 : max_col] = [value] * (max_col - min_col + 1)
         yield row_index, values
 
 
@@ -168,8 +163,11 @@ def _sheet_rows(sheet):
 
 def _rows(header: Header, buffered: list, rest: Iterator[tuple[int, list[str]]]):
     """The data rows, each numbered by its spreadsheet row (an empty row is none, but keeps
-    its number, as in Excel)."""
+    its number, as in Excel). A row is as wide as the header: a cell the sheet leaves out is
+    empty, and one right of the header's last column is under no header, so ignored."""
+    width = len(header.keys)
     for row_number, values in itertools.chain(buffered, rest):
         if not any(cell.strip() for cell in values):
             continue  # an empty row is not a row
+        values = values[:width] + [""] * (width - len(values))
         yield row_from_cells(row_number, header, values, "\t".join(values), "UTF-8")
