@@ -41,6 +41,8 @@ SELECT create_distributed_table('migration.match_candidates', 'client_account_id
                                 colocate_with => 'migration.engagements');
 SELECT create_distributed_table('migration.asset_conflicts', 'client_account_id',
                                 colocate_with => 'migration.engagements');
+SELECT create_distributed_table('migration.asset_reconciliations', 'client_account_id',
+                                colocate_with => 'migration.engagements');
 
 -- migration.alembic_version stays a local table on the coordinator, and so does
 -- migration.api_tokens (the HTTP API's token hashes: an admin token belongs to no tenant).

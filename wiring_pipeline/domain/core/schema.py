@@ -318,3 +318,17 @@ asset_conflicts = Table(
     Column("source_values", JSONB, nullable=False),
     Column("detected_at", DateTime(timezone=True), nullable=False, server_default=FetchedValue()),
 )
+
+#: A person's merge or split of assets (DESIGN 3e), with what it changed, for its undo.
+asset_reconciliations = Table(
+    "asset_reconciliations",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    *_tenant_columns(),
+    Column("action", Text, nullable=False),
+    Column("asset_id", Uuid, nullable=False),
+    Column("other_asset_id", Uuid, nullable=False),
+    Column("before_state", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=FetchedValue()),
+    Column("undone_at", DateTime(timezone=True)),
+)

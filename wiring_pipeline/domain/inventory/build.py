@@ -166,6 +166,39 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
     return counts
 
 
+def rederive_assets(
+    conn: Connection, scope: TenantScope, asset_ids: list | None = None
+) -> int:
+    """Derive assets again from their current sources' stored cleansed values, reading no
+    file: after a precedence change (every asset several sources describe), or after a
+    merge or split (`asset_ids`). Returns how many assets were derived."""
+    for statement in writes.START_BUILD:
+        conn.execute(text(statement))
+    if asset_ids is None:
+        conn.execute(
+            text(
+                f"""
+                INSERT INTO {writes.DERIVE} (asset_id)
+                SELECT s.asset_id FROM migration.asset_sources s
+                WHERE {tenant_filter("s")} AND s.current_phase = 'current'
+                GROUP BY s.asset_id HAVING count(*) > 1
+                """
+            ),
+            scope.as_params(),
+        )
+    else:
+        conn.execute(
+            text(f"INSERT INTO {writes.DERIVE} (asset_id) SELECT unnest(CAST(:ids AS uuid[]))"),
+            {"ids": [str(asset_id) for asset_id in asset_ids]},
+        )
+    derived = conn.execute(text(f"SELECT count(DISTINCT asset_id) FROM {writes.DERIVE}")).scalar()
+    conn.execute(
+        text(reconcile.DERIVE_SQL),
+        {**scope.as_params(), "data_import_id": None, "is_latest": False},
+    )
+    return derived
+
+
 def link_raw_records(conn: Connection, scope: TenantScope) -> tuple[int, int]:
     """Point every record this transaction applied at its asset; supersede the ones replaced.
 
