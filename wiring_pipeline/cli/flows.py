@@ -19,6 +19,7 @@ from wiring_pipeline.cli.flow_suggest import suggest
 from wiring_pipeline.domain.contract.flow_spec import spec_of
 from wiring_pipeline.domain.ingest import flows
 from wiring_pipeline.domain.ingest.suggest_file import suggest_for_file
+from wiring_pipeline.domain.inventory.build import rederive_assets
 
 _SETS = click.option(
     "--set",
@@ -66,6 +67,14 @@ def _shown(row: dict) -> dict:
     }
 
 
+_PRECEDENCE = click.option(
+    "--precedence",
+    type=click.IntRange(-1_000_000, 1_000_000),
+    help="Rank against the other sources of one machine, lower wins (default at add: after "
+    "the flows already added).",
+)
+
+
 @flow.command("add")
 @click.option("--partition", "partition_key", required=True, help="<client_slug>.<engagement_slug>")
 @click.option(
@@ -85,12 +94,7 @@ def _shown(row: dict) -> dict:
     "--name", "flow_name", help="A name to refer to the flow by (unique in the partition)."
 )
 @click.option("--flow-id", type=click.UUID, help="Keep an existing flow_id (default: new).")
-@click.option(
-    "--precedence",
-    type=click.IntRange(-1_000_000, 1_000_000),
-    help="Rank against the other sources of one machine, lower wins (default: after the "
-    "flows already added).",
-)
+@_PRECEDENCE
 @_KEY
 @_SETS
 def flow_add(
@@ -150,17 +154,20 @@ def flow_list(partition_key: str) -> None:
 @click.option("--partition", "partition_key", required=True)
 @click.option("--flow", "flow_ref", required=True, help="The flow's flow_id, id or name.")
 @click.option("--mappings", "mappings_file", type=_MAPPINGS_FILE, help="A new JSON spec.")
+@_PRECEDENCE
 @_KEY
 @_SETS
 def flow_update(
     partition_key: str,
     flow_ref: str,
     mappings_file: Path | None,
+    precedence: int | None,
     identity_key: tuple[str, ...],
     sets: tuple[str, ...],
 ) -> None:
     """Make a new mappings version of a flow; the next run cleanses its open and rejected
-    records again with it."""
+    records again with it. A new precedence (or per-field precedence in the spec) derives the
+    assets several sources describe again at once, from the stored values."""
     document = _read_spec(mappings_file) if mappings_file is not None else None
     with unit_of_work(partition_key) as work:
         row, requeued = flows.update_flow(
@@ -170,8 +177,10 @@ def flow_update(
             mappings=document,
             sets=sets,
             identity_key=identity_key,
+            precedence=precedence,
         )
-    echo_json({**_shown(row), "records_requeued": requeued})
+        rederived = rederive_assets(work.conn, work.scope)
+    echo_json({**_shown(row), "records_requeued": requeued, "assets_rederived": rederived})
 
 
 @flow.command("remove")
@@ -183,7 +192,9 @@ def flow_update(
     help="Retire the flow's current assets (otherwise a flow with current assets is kept).",
 )
 def flow_remove(partition_key: str, flow_ref: str, retire_assets: bool) -> None:
-    """Remove a flow: its assets keep their links; it takes no more imports."""
+    """Remove a flow: its assets keep their links; it takes no more imports. An asset other
+    sources still describe stays, derived again from them."""
     with unit_of_work(partition_key) as work:
         done = flows.remove_flow(work.conn, work.scope, flow_ref, retire_assets=retire_assets)
+        done["assets_rederived"] = rederive_assets(work.conn, work.scope)
     echo_json(done)

@@ -28,7 +28,7 @@ from wiring_pipeline.domain.contract.flow_spec import (
 )
 from wiring_pipeline.domain.contract.states import REJECTED_PREFIX, RETIRED_PHASE
 from wiring_pipeline.domain.core.errors import UserInputError
-from wiring_pipeline.domain.core.schema import assets, discovery_flows
+from wiring_pipeline.domain.core.schema import discovery_flows
 from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
 
 ACTIVE = "active"
@@ -223,15 +223,31 @@ def update_flow(
     mappings: object | None = None,
     sets: tuple[str, ...] | list[str] = (),
     identity_key: list[str] | tuple[str, ...] = (),
+    precedence: int | None = None,
 ) -> tuple[dict, int]:
     """A new mappings version of a flow; returns the flow and the records re-queued.
 
     `mappings` replaces the spec (flat or whole form); `sets` add or replace constants;
-    `identity_key` replaces the key. Nothing given is refused: there is nothing to change.
+    `identity_key` replaces the key; `precedence` re-ranks the flow against the other
+    sources (alone, it changes no mapping and re-queues nothing: the caller derives the
+    assets again from the stored values). Nothing given is refused: there is nothing to change.
     """
-    if mappings is None and not sets and not identity_key:
-        raise FlowError("nothing to change: give --mappings, --set or --key")
+    if mappings is None and not sets and not identity_key and precedence is None:
+        raise FlowError("nothing to change: give --mappings, --set, --key or --precedence")
     flow = find_flow(conn, scope, flow_ref)
+    if precedence is not None:
+        flow = dict(
+            conn.execute(
+                update(discovery_flows)
+                .where(*scope.where(discovery_flows), discovery_flows.c.id == flow["id"])
+                .values(precedence=_precedence(precedence, scope), updated_at=func.now())
+                .returning(*discovery_flows.c)
+            )
+            .one()
+            ._mapping
+        )
+        if mappings is None and not sets and not identity_key:
+            return flow, 0
     if mappings is not None:
         spec = parse_flow_spec(mappings, sets)
     else:
@@ -257,11 +273,37 @@ def update_flow(
     return dict(row._mapping), requeued.rowcount
 
 
-_RETIRE_FLOW_ASSETS_SQL = text(
-    f"""
-    UPDATE migration.assets a SET current_phase = '{RETIRED_PHASE}', updated_at = now()
+#: What a flow describes now: its current source rows (DESIGN 3e), and its legacy assets
+#: that no source row names. Retiring it retires those rows, and the assets no other
+#: source still describes (the others are derived again from what is left, by the caller).
+_FLOW_CURRENT = f"""
+    SELECT s.asset_id FROM migration.asset_sources s
+    WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
+      AND s.current_phase = 'current'
+    UNION
+    SELECT a.id FROM migration.assets a
     WHERE {tenant_filter("a")} AND a.discovery_flow_id = :flow_row_id
       AND a.current_phase IS DISTINCT FROM '{RETIRED_PHASE}'
+      AND NOT EXISTS (SELECT 1 FROM migration.asset_sources x
+                      WHERE {tenant_filter("x")} AND x.asset_id = a.id)
+"""
+_COUNT_FLOW_CURRENT_SQL = text(f"SELECT count(*) FROM ({_FLOW_CURRENT}) AS c")
+_RETIRE_FLOW_ASSETS_SQL = text(
+    f"""
+    WITH described AS MATERIALIZED ({_FLOW_CURRENT}),
+    sources AS (
+        UPDATE migration.asset_sources s SET current_phase = 'retired', updated_at = now()
+        WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
+          AND s.current_phase = 'current'
+    )
+    UPDATE migration.assets a SET current_phase = '{RETIRED_PHASE}', updated_at = now()
+    FROM described d
+    WHERE {tenant_filter("a")} AND a.id = d.asset_id
+      AND a.current_phase IS DISTINCT FROM '{RETIRED_PHASE}'
+      AND NOT EXISTS (
+          SELECT 1 FROM migration.asset_sources o
+          WHERE {tenant_filter("o")} AND o.asset_id = a.id
+            AND o.discovery_flow_id <> :flow_row_id AND o.current_phase = 'current')
     """
 )
 _FAIL_PENDING_IMPORTS_SQL = text(
@@ -282,15 +324,7 @@ def remove_flow(
     """
     flow = find_flow(conn, scope, flow_ref)
     params = {**scope.as_params(), "flow_row_id": flow["id"]}
-    current = conn.execute(
-        select(func.count())
-        .select_from(assets)
-        .where(
-            *scope.where(assets),
-            assets.c.discovery_flow_id == flow["id"],
-            assets.c.current_phase.is_distinct_from(RETIRED_PHASE),
-        )
-    ).scalar_one()
+    current = conn.execute(_COUNT_FLOW_CURRENT_SQL, params).scalar_one()
     if current and not retire_assets:
         raise FlowError(
             f"flow {flow_ref!r} has {current} current asset(s): remove it with "

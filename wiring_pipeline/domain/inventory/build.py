@@ -166,12 +166,11 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
     return counts
 
 
-def rederive_assets(
-    conn: Connection, scope: TenantScope, asset_ids: list | None = None
-) -> int:
+def rederive_assets(conn: Connection, scope: TenantScope, asset_ids: list | None = None) -> int:
     """Derive assets again from their current sources' stored cleansed values, reading no
-    file: after a precedence change (every asset several sources describe), or after a
-    merge or split (`asset_ids`). Returns how many assets were derived."""
+    file: after a precedence change or a removed flow (every asset ever derived from several
+    sources: those with `field_sources`), or after a merge or split (`asset_ids`). Returns
+    how many assets were derived."""
     for statement in writes.START_BUILD:
         conn.execute(text(statement))
     if asset_ids is None:
@@ -179,9 +178,8 @@ def rederive_assets(
             text(
                 f"""
                 INSERT INTO {writes.DERIVE} (asset_id)
-                SELECT s.asset_id FROM migration.asset_sources s
-                WHERE {tenant_filter("s")} AND s.current_phase = 'current'
-                GROUP BY s.asset_id HAVING count(*) > 1
+                SELECT a.id FROM migration.assets a
+                WHERE {tenant_filter("a")} AND a.field_sources IS NOT NULL
                 """
             ),
             scope.as_params(),
