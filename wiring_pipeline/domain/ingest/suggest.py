@@ -154,6 +154,7 @@ def suggest_flow(
         sheet,
         records_path,
         profile.name if profile else None,
+        profile.field_precedence if profile else {},
     )
     by_column = {p.column: p for p in extra} | {p.column: p for p in mapped}
     shown = tuple(by_column[column] for column in header)

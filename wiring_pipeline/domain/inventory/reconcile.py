@@ -16,7 +16,9 @@ Run per import, in the caller's transaction, around the statements of `writes.py
   record; `CANDIDATES_SQL` keeps the undecided pairs for review;
 * `DERIVE_SQL` re-derives each asset several current sources describe: every field from the
   highest-precedence source that has it (per-field precedence first, then the flow's),
-  the sources that gave them (`field_sources`), the primary record, and the conflicts.
+  the sources that gave them (`field_sources`), the primary record, and the conflicts. A
+  value a flow only *sets* (its constant, for what the source lacks) is a default, not an
+  observation: any source's observed value wins over it, and it conflicts with nothing.
 """
 
 from __future__ import annotations
@@ -263,11 +265,18 @@ WITH targets AS MATERIALIZED (
         UNION ALL SELECT asset_id FROM {DERIVE}) AS t
 ),
 ranked AS MATERIALIZED (
-    SELECT s.asset_id, e.key AS field, e.value, s.discovery_flow_id AS flow_id,
+    SELECT asset_id, field, value, flow_id, is_default,
            row_number() OVER (
-               PARTITION BY s.asset_id, e.key
-               ORDER BY coalesce((f.field_precedence ->> e.key)::int, 1), f.precedence,
-                        s.created_at, s.id) AS position
+               PARTITION BY asset_id, field
+               ORDER BY is_default, field_rank, flow_rank, created_at, id) AS position
+    FROM (
+    SELECT s.asset_id, s.id, s.created_at, e.key AS field, e.value,
+           s.discovery_flow_id AS flow_id,
+           coalesce((f.field_precedence ->> e.key)::int, 1) AS field_rank,
+           f.precedence AS flow_rank,
+           f.field_constants ? e.key
+               AND {comparable("e.key", "f.field_constants -> e.key")}
+                   = {comparable("e.key", "e.value")} AS is_default
     FROM targets t
     JOIN migration.asset_sources s
       ON {tenant_filter("s")} AND s.asset_id = t.asset_id AND s.current_phase = {_CURRENT}
@@ -276,6 +285,7 @@ ranked AS MATERIALIZED (
       ON {tenant_filter("c")} AND c.raw_import_record_id = s.raw_import_record_id
     CROSS JOIN LATERAL jsonb_each(c.cleansed_values) AS e(key, value)
     WHERE jsonb_typeof(e.value) <> 'null' AND e.key IN ({_FIELD_LIST})
+    ) AS given
 ),
 derived AS MATERIALIZED (
     SELECT asset_id, jsonb_object_agg(field, value) AS cleansed_values,
@@ -331,7 +341,7 @@ conflicts AS MATERIALIZED (
     SELECT asset_id, field, (array_agg(flow_id ORDER BY position))[1] AS chosen_flow_id,
            (array_agg(value ORDER BY position))[1] AS chosen_value,
            jsonb_object_agg(flow_id::text, value) AS source_values
-    FROM ranked GROUP BY asset_id, field
+    FROM ranked WHERE NOT is_default GROUP BY asset_id, field
     HAVING count(DISTINCT {comparable("field", "value")}) > 1
 ),
 kept AS (

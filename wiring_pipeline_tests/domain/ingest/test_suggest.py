@@ -160,6 +160,11 @@ def test_a_recognised_profile_takes_other_fields_from_custom_attribute_columns()
     assert proposal(suggestion, "CPU Usage %").field is None
     assert proposal(suggestion, "Memory").confidence == 1.0
     assert suggestion.spec.sheet == "vInfo"
+    # The hypervisor wins the sizing and yields the owner to a CMDB (DESIGN 3e), and the
+    # flow made from the suggestion keeps that through its JSON.
+    precedence = suggestion.spec.field_precedence
+    assert precedence["memory_gb"] < precedence["owner"]
+    assert parse_flow_spec(suggestion.as_json()["spec"]) == suggestion.spec
 
 
 def test_the_suggestion_json_round_trips_through_the_spec_parser():
