@@ -3,7 +3,9 @@
 Seed the broken legacy world, measure the baseline, run the inventory pipeline, dry-run
 and execute the backfill, re-run the pipeline for the records the backfill re-queued,
 enforce the foreign keys, import one partition's week-2 export (DESIGN 3a: updated in
-place, decommissioned servers retired, the diff printed), and measure again. Every step is
+place, decommissioned servers retired, the diff printed), give that partition an RVTools
+export as a second source (DESIGN 3e: one asset per machine, the coverage and a conflict
+printed), and measure again. Every step is
 a real Dagster run on the configured instance (so `make dev` shows them all afterwards),
 and the command fails unless the story ends where the plan says it must: every partition
 healthy, every key validated.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import json
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from wiring_pipeline import settings
 from wiring_pipeline.cli.common import echo_json, engine, measure_health
@@ -24,7 +26,11 @@ from wiring_pipeline.defs.backfill.jobs import HEALTH_INLINE_TAG, OP_NAME
 from wiring_pipeline.domain.contract.constraints import drop_foreign_keys
 from wiring_pipeline.domain.contract.metrics import METRICS_BY_NAME
 from wiring_pipeline.domain.core.schema import assets, data_imports, raw_import_records
+from wiring_pipeline.domain.core.tenancy import tenant_filter
+from wiring_pipeline.domain.ingest import flows
 from wiring_pipeline.domain.ingest.registry import register_import
+from wiring_pipeline.domain.ingest.suggest_file import suggest_for_file
+from wiring_pipeline.domain.inventory.reconciliation_report import conflicts, coverage
 from wiring_pipeline.domain.inventory.writes import CHANGE_KINDS
 from wiring_pipeline.samples import demo as demo_world
 
@@ -93,6 +99,11 @@ def demo(reset: bool, seed_only: bool) -> None:
         "then next week's export: servers changed, decommissioned and new"
     )
     report["week_two"] = _week_two(week_two)
+    _say(
+        f"second source: {week_two.scope.partition_key} gets an RVTools export of most of its "
+        "servers, under other names, and of VMs the CMDB never heard of"
+    )
+    report["second_source"] = _second_source(week_two)
 
     _say("final: measuring every partition again")
     report["final_health"] = _runs_and_health("wiring_health_job", keys)
@@ -103,6 +114,11 @@ def demo(reset: bool, seed_only: bool) -> None:
         problems.append(f"baseline differs from the seeded defects in {', '.join(mismatched)}")
     if not report["week_two"]["run_succeeded"]:
         problems.append(f"the week-2 run {report['week_two']['run_id']} failed")
+    second = report["second_source"]
+    seen_by = {tuple(c["sources"]) for c in second["coverage"]["combinations"]}
+    shared = any(RVTOOLS_FLOW in c and len(c) == 2 for c in seen_by)
+    if not (second["run_succeeded"] and shared and (RVTOOLS_FLOW,) in seen_by):
+        problems.append(f"the second source was not reconciled (run {second['run_id']})")
     unhealthy = [
         k for k, v in report["final_health"].items() if v["health"]["health_status"] != "healthy"
     ]
@@ -113,6 +129,7 @@ def demo(reset: bool, seed_only: bool) -> None:
         problems.append(f"foreign keys not all validated: {json.dumps(states)}")
     _print_summary(report)
     _print_week_two(report["week_two"])
+    _print_second_source(report["second_source"])
     if problems:
         raise click.ClickException("; ".join(problems))
     _say("demo: every partition healthy, every foreign key validated")
@@ -140,6 +157,71 @@ def _week_two(item) -> dict:
         "run_succeeded": result.success,
         "changes": report_of(result, "asset_inventory"),
     }
+
+
+#: The second source's flow, by the name coverage shows.
+RVTOOLS_FLOW = "rvtools"
+
+_SERVERS_SQL = f"""
+SELECT a.name, a.hostname, a.ip_address, a.cpu_cores, a.memory_gb, a.operating_system
+FROM migration.assets a
+WHERE {tenant_filter("a")} AND a.current_phase IS DISTINCT FROM 'retired'
+  AND EXISTS (SELECT 1 FROM migration.asset_sources s
+              WHERE {tenant_filter("s")} AND s.asset_id = a.id AND s.current_phase = 'current')
+ORDER BY a.name, a.id
+"""
+
+
+def _second_source(item) -> dict:
+    """RVTools for the servers the CMDB lists, as `flow add --from`, `import` and `run` take
+    it; what reconciling the two sources found (DESIGN 3e)."""
+    eng = engine()
+    key = item.scope.partition_key
+    with transactions.partition_transaction(eng, key) as work:
+        servers = [
+            dict(r._mapping) for r in work.conn.execute(text(_SERVERS_SQL), work.scope.as_params())
+        ]
+        export = demo_world.write_rvtools_file(settings.wiring_home() / "demo-files", servers)
+        try:
+            flow = flows.find_flow(work.conn, work.scope, RVTOOLS_FLOW)
+        except flows.FlowError:
+            spec = suggest_for_file(export).spec.as_json()
+            flow = flows.add_flow(work.conn, work.scope, spec, flow_name=RVTOOLS_FLOW)
+        register_import(work.conn, work.scope, flow, export, settings.imports_dir())
+    result = run_in_process("discovery_inventory_job", key)
+    with transactions.partition_transaction(eng, key) as work:
+        return {
+            "partition": key,
+            "run_id": result.run_id,
+            "run_succeeded": result.success,
+            "changes": report_of(result, "asset_inventory"),
+            "coverage": coverage(work.conn, work.scope),
+            "conflicts": conflicts(work.conn, work.scope, limit=5),
+        }
+
+
+def _print_second_source(second: dict) -> None:
+    """Which source saw which servers, and one thing the two disagree on."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{second['partition']}: one asset per machine, whoever saw it")
+    for column in ("seen by", "assets", "for example"):
+        table.add_column(column)
+    for combination in second["coverage"]["combinations"]:
+        names = ", ".join(sample["name"] for sample in combination["samples"][:3])
+        table.add_row(
+            " + ".join(combination["sources"]) or "(legacy)", str(combination["assets"]), names
+        )
+    console = Console(stderr=True, width=160)
+    console.print(table)
+    for conflict in second["conflicts"][:1]:
+        values = ", ".join(f"{source} says {value}" for source, value in conflict["values"].items())
+        chosen = conflict["chosen"]
+        console.print(
+            f"conflict on {conflict['name']}: {conflict['field']}: {values}; kept "
+            f"{chosen['value']} from {chosen['source']} (`inventory conflicts` lists them all)"
+        )
 
 
 def _print_week_two(week_two: dict) -> None:

@@ -7,6 +7,7 @@ manifest says exactly what the wiring health of each partition must show at base
 
 from __future__ import annotations
 
+import csv
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from pathlib import Path
 from sqlalchemy import Connection, delete, select, update
 
 from wiring_pipeline.domain.core.schema import (
+    asset_conflicts,
+    asset_reconciliations,
+    asset_sources,
     assets,
     backfill_audit,
     backfill_runs,
@@ -24,6 +28,7 @@ from wiring_pipeline.domain.core.schema import (
     discovery_flows,
     engagements,
     import_rejected_rows,
+    match_candidates,
     raw_import_records,
     wiring_health_snapshots,
 )
@@ -182,6 +187,59 @@ def write_week_two_file(directory: Path) -> Path:
     return path
 
 
+#: The second source of the week-two partition (DESIGN 3e): RVTools' vInfo as a CSV, the
+#: hypervisor's view of most of the CMDB's servers (VM names upper-case, DNS names in full)
+#: plus VMs the CMDB has never heard of.
+RVTOOLS_COLUMNS = (
+    "VM", "Powerstate", "CPUs", "Memory", "DNS Name", "Primary IP Address", "VM UUID",
+    "OS according to the VMware Tools",
+)  # fmt: skip
+#: Every n-th CMDB server the hypervisor does not run (physical, or gone), and how many VMs
+#: only the hypervisor knows.
+RVTOOLS_MISSING_EVERY = 4
+RVTOOLS_ONLY = 12
+
+
+def write_rvtools_file(directory: Path, servers: list[dict]) -> Path:
+    """An RVTools vInfo export of the week-two partition's servers (name, hostname, IP,
+    CPUs, memory in GB, as the inventory holds them): one in RVTOOLS_MISSING_EVERY left out,
+    memory in MiB, and the first server's memory as the hypervisor really has it (double
+    the CMDB's): the conflict the demo shows."""
+    path = directory / "acme_dc-exit_rvtools_vinfo.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(RVTOOLS_COLUMNS)
+        kept = [s for n, s in enumerate(servers) if n % RVTOOLS_MISSING_EVERY != 1]
+        for n, server in enumerate(kept):
+            memory_gib = float(server["memory_gb"] or 4) * (2 if n == 0 else 1)
+            writer.writerow(
+                [
+                    server["name"].split(".")[0].upper(),
+                    "poweredOn",
+                    server["cpu_cores"] or 2,
+                    int(memory_gib * 1024),
+                    (server["hostname"] or "").lower(),
+                    server["ip_address"] or "",
+                    str(uuid.uuid5(uuid.NAMESPACE_DNS, server["name"])),
+                    server["operating_system"] or "",
+                ]
+            )
+        for n in range(1, RVTOOLS_ONLY + 1):
+            writer.writerow(
+                [
+                    f"VDI-{n:03d}",
+                    "poweredOff",
+                    2,
+                    8192,
+                    "",
+                    "",
+                    str(uuid.uuid5(uuid.NAMESPACE_DNS, f"vdi{n}")),
+                    "Windows 11",
+                ]
+            )
+    return path
+
+
 def remove_demo_tenants(conn: Connection) -> int:
     """Delete every row of the demo client accounts, so the demo can be seeded afresh."""
     client_ids = list(
@@ -198,6 +256,10 @@ def remove_demo_tenants(conn: Connection) -> int:
         .values(raw_import_records_id=None)
     )
     for table in (
+        asset_reconciliations,
+        asset_conflicts,
+        match_candidates,
+        asset_sources,
         backfill_audit,
         backfill_runs,
         wiring_health_snapshots,

@@ -8,7 +8,12 @@ from click.testing import CliRunner
 
 from wiring_pipeline.cli.main import cli
 from wiring_pipeline.db import engines
-from wiring_pipeline.samples.demo import DEMO_PARTITIONS
+from wiring_pipeline.samples.demo import (
+    DEMO_PARTITIONS,
+    RVTOOLS_MISSING_EVERY,
+    RVTOOLS_ONLY,
+    WEEK_TWO_PARTITION,
+)
 
 
 def test_demo_from_broken_legacy_to_healthy_and_enforced(fresh_database, monkeypatch):
@@ -36,6 +41,9 @@ def test_demo_from_broken_legacy_to_healthy_and_enforced(fresh_database, monkeyp
         missing = metrics.pop("source_rows_not_in_inventory")
         assert missing == after_pipeline["source_rows_not_in_inventory"]
         incomplete += missing
+        # The one disagreement the second source brings (the demo prints it).
+        second_source = partition.key == DEMO_PARTITIONS[WEEK_TWO_PARTITION].key
+        assert metrics.pop("asset_field_conflicts") == (1 if second_source else 0)
         assert sum(metrics.values()) == 0
 
         legacy = partition.legacy
@@ -61,4 +69,18 @@ def test_demo_from_broken_legacy_to_healthy_and_enforced(fresh_database, monkeyp
     changes = week_two["changes"]
     assert min(changes[kind] for kind in ("created", "updated", "unchanged", "retired")) > 0
     assert "week 2 of acme.dc-exit" in result.stderr
+
+    second = report["second_source"]
+    assert second["run_succeeded"] is True
+    seen = {tuple(c["sources"]): c["assets"] for c in second["coverage"]["combinations"]}
+    cmdb = DEMO_PARTITIONS[WEEK_TWO_PARTITION].key.split(".")[0] + " CMDB discovery"
+    servers = sum(n for sources, n in seen.items() if cmdb in sources)
+    # One CMDB server in RVTOOLS_MISSING_EVERY has no VM; RVTOOLS_ONLY VMs have no CMDB entry.
+    assert seen[("rvtools",)] == RVTOOLS_ONLY
+    assert seen[(cmdb,)] == len(range(1, servers, RVTOOLS_MISSING_EVERY))
+    assert second["changes"]["matched"] == seen[(cmdb, "rvtools")]
+    [conflict] = second["conflicts"]
+    assert conflict["field"] == "memory_gb"
+    assert conflict["chosen"]["source"] == "rvtools"  # the hypervisor knows the memory
+    assert "conflict on" in result.stderr and "one asset per machine" in result.stderr
     engines.get_engine(url).dispose()
