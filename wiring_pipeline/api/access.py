@@ -125,8 +125,19 @@ def authorize_admin(engine: Engine, token: str) -> None:
 
 
 @contextmanager
-def tenant_read(engine: Engine, scope: TenantScope | None) -> Iterator[Connection]:
-    """A read in one transaction that sees `scope`'s rows only (None: the fleet view)."""
+def tenant_read(
+    engine: Engine, scope: TenantScope | None, *, snapshot: bool = False
+) -> Iterator[Connection]:
+    """A read in one transaction that sees `scope`'s rows only (None: the fleet view).
+
+    `snapshot`: every statement sees the database as of the first (read-only REPEATABLE
+    READ), for a read of several statements that must agree, such as an export's inventory
+    and its conflicts; a run committing between them would otherwise show in one only. The
+    level is the checkout's alone: the pool resets it when the connection comes back."""
+    if snapshot:
+        engine = engine.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
     with transactions.transaction(engine, LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS) as conn:
         enter_api_role(conn, scope)
         yield conn

@@ -6,6 +6,11 @@ requests share one measurement, and one partition never holds more than its shar
 pool. The read, in `tenant_read`, finishes before the route returns: the response is sent
 after the connection is back in the pool. The export alone is sent while it is read, from a
 spool that never waits for the client (`api/streaming.py`).
+
+The reconciliation routes (`assets/coverage`, `assets/conflicts`, `assets/matches`) answer
+what `inventory coverage|conflicts|matches` print, from the same functions. They are fixed
+paths under `/assets/`: a route with a parameter there (`/assets/{asset_id}`) must be
+declared after them, or it would take their names for ids.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ from wiring_pipeline.domain.inventory.listing import (
     MAX_PAGE,
     MAX_PAGE_SIZE,
     list_inventory_assets,
+)
+from wiring_pipeline.domain.inventory.reconciliation_report import (
+    MAX_ROWS,
+    conflicts,
+    coverage,
+    match_candidates,
 )
 
 
@@ -169,6 +180,70 @@ async def list_assets(
     }
 
 
+#: `inventory conflicts|matches --limit`'s default and bounds.
+DEFAULT_LIMIT = 100
+LIMIT = Query(DEFAULT_LIMIT, ge=1, le=MAX_ROWS, description=f"At most {MAX_ROWS} rows.")
+
+
+async def _gated_read(engine: Engine, work: PartitionWork, scope: TenantScope, read):
+    """`read(conn)` in the request's tenant read, behind the partition's gate."""
+
+    def run():
+        with tenant_read(engine, scope) as conn:
+            return read(conn)
+
+    return await work.run(scope.partition_key, run)
+
+
+@router.get(
+    "/api/v1/partitions/{key}/assets/coverage",
+    tags=["reconciliation"],
+    responses={200: {"description": "Current assets per combination of sources."}}
+    | PARTITION_ERRORS,
+)
+async def assets_coverage(
+    scope: TenantScope = Depends(checked_scope),
+    engine: Engine = Depends(engine_of),
+    work: PartitionWork = Depends(work_of),
+) -> dict:
+    """How many current assets each combination of sources describes, with samples: the
+    servers the CMDB does not know, the CMDB entries nothing runs (`inventory coverage`)."""
+    return await _gated_read(engine, work, scope, lambda conn: coverage(conn, scope))
+
+
+@router.get(
+    "/api/v1/partitions/{key}/assets/conflicts",
+    tags=["reconciliation"],
+    responses={200: {"description": "Fields on which an asset's sources disagree."}}
+    | PARTITION_ERRORS,
+)
+async def assets_conflicts(
+    scope: TenantScope = Depends(checked_scope),
+    limit: int = LIMIT,
+    engine: Engine = Depends(engine_of),
+    work: PartitionWork = Depends(work_of),
+) -> list:
+    """Each field on which an asset's current sources disagree: every source's value and
+    the one kept, by asset name (`inventory conflicts`)."""
+    return await _gated_read(engine, work, scope, lambda conn: conflicts(conn, scope, limit))
+
+
+@router.get(
+    "/api/v1/partitions/{key}/assets/matches",
+    tags=["reconciliation"],
+    responses={200: {"description": "Open match candidates, oldest first."}} | PARTITION_ERRORS,
+)
+async def assets_matches(
+    scope: TenantScope = Depends(checked_scope),
+    limit: int = LIMIT,
+    engine: Engine = Depends(engine_of),
+    work: PartitionWork = Depends(work_of),
+) -> list:
+    """Possible matches across sources that the rules left for a person to decide
+    (`inventory matches`; `inventory merge` confirms one)."""
+    return await _gated_read(engine, work, scope, lambda conn: match_candidates(conn, scope, limit))
+
+
 @router.get(
     "/api/v1/partitions/{key}/assets/export",
     tags=["partitions"],
@@ -189,8 +264,9 @@ async def export_assets(
     engine: Engine = Depends(engine_of),
     work: PartitionWork = Depends(work_of),
 ) -> Response:
-    """The deliverable: the inventory with import file, source row, flow, mapping hash and
-    current record of each asset.
+    """The deliverable: the inventory with import file, source row, flow, mapping hash,
+    current record and sources of each asset; as XLSX, with a `conflicts` sheet (a CSV
+    download is the inventory alone: one file, one table).
 
     Read behind the partition's gate, in the request's tenant read, into a spool that the
     response sends at the client's pace (`api/streaming.py`): the connection goes back when
@@ -198,7 +274,7 @@ async def export_assets(
     many assets for one XLSX sheet is a 422 before any byte is sent."""
 
     def produce(out) -> None:
-        with tenant_read(engine, scope) as conn:
+        with tenant_read(engine, scope, snapshot=True) as conn:
             export_inventory(conn, scope, fmt, out, include_retired=include_retired)
 
     spool = await Spool.start(lambda job: work.run(scope.partition_key, job), produce)

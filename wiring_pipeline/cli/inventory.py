@@ -1,7 +1,8 @@
 """`wiring-pipeline inventory`: page through a partition's assets, or export them all.
 
 `inventory --partition KEY` lists (as it always did); `inventory export` writes the
-deliverable; `coverage`, `conflicts` and `matches` show what reconciling the sources found.
+deliverable; `coverage`, `conflicts` and `matches` show what reconciling the sources found,
+and `merge`, `split` and `undo` correct it.
 A click group that also runs without a subcommand keeps them all.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +19,9 @@ from typing import BinaryIO
 
 import click
 
-from wiring_pipeline.cli.common import BadInput, echo_json, read_partition
+from wiring_pipeline.cli.common import BadInput, echo_json, read_partition, unit_of_work
+from wiring_pipeline.domain.ingest import flows
+from wiring_pipeline.domain.inventory.corrections import merge_assets, split_asset, undo_correction
 from wiring_pipeline.domain.inventory.export import FORMATS, export_inventory
 from wiring_pipeline.domain.inventory.listing import (
     DEFAULT_PAGE_SIZE,
@@ -91,24 +95,41 @@ def inventory_export(
     partition_key: str, fmt: str, output: Path | None, include_retired: bool
 ) -> None:
     """Every asset of the partition with every inventory field, and import file, source row
-    number, flow, mapping hash and current record: the inventory as handed over.
+    number, flow, mapping hash, current record and sources: the inventory as handed over.
+    What the sources disagree on goes to a `conflicts` sheet (xlsx) or, with --output, to
+    `<output stem>.conflicts.csv` beside it.
 
     Written as it is read, in one read transaction; memory does not grow with the
     partition."""
     if fmt == "xlsx" and output is None:
         raise BadInput("--format xlsx writes a binary file: give --output FILE")
+    options = {"include_retired": include_retired}
     with read_partition(partition_key) as work:
         if output is None:
-            export_inventory(
-                work.conn, work.scope, fmt, sys.stdout.buffer, include_retired=include_retired
+            click.echo(
+                "note: the conflicts are not written to stdout: give --output FILE.csv to"
+                " also get FILE.conflicts.csv",
+                err=True,
             )
+            export_inventory(work.conn, work.scope, fmt, sys.stdout.buffer, **options)
             sys.stdout.buffer.flush()
             return
-        with _replacing(output) as target:
-            count = export_inventory(
-                work.conn, work.scope, fmt, target, include_retired=include_retired
-            )
-    click.echo(f"wrote {count:,} assets to {output}", err=True)
+        if fmt == "xlsx":
+            with _replacing(output) as target:
+                exported = export_inventory(work.conn, work.scope, fmt, target, **options)
+            where = "on its conflicts sheet"
+        else:
+            beside = output.with_name(f"{output.stem}.conflicts.csv")
+            with _replacing(output) as target, _replacing(beside) as conflicts_target:
+                exported = export_inventory(
+                    work.conn, work.scope, fmt, target, conflicts_out=conflicts_target, **options
+                )
+            where = f"to {beside}"
+    click.echo(
+        f"wrote {exported.assets:,} assets to {output}, {exported.conflicts:,} "
+        f"conflict{'' if exported.conflicts == 1 else 's'} {where}",
+        err=True,
+    )
 
 
 @contextmanager
@@ -157,3 +178,39 @@ def inventory_matches(partition_key: str, limit: int) -> None:
     """Possible matches across sources that the rules left for a person to decide."""
     with read_partition(partition_key) as work:
         echo_json(match_candidates(work.conn, work.scope, limit))
+
+
+@inventory.command("merge")
+@_PARTITION
+@click.argument("keep", type=click.UUID)
+@click.argument("other", type=click.UUID)
+def inventory_merge(partition_key: str, keep: uuid.UUID, other: uuid.UUID) -> None:
+    """Make asset OTHER part of asset KEEP: one machine (a match candidate confirmed).
+
+    Its sources, records and history move to KEEP, which is derived again from all of
+    them; `inventory undo ID` puts both back."""
+    with unit_of_work(partition_key) as work:
+        echo_json(merge_assets(work.conn, work.scope, keep, other))
+
+
+@inventory.command("split")
+@_PARTITION
+@click.argument("asset", type=click.UUID)
+@click.option(
+    "--flow", "flow_ref", required=True, help="The source to take off: flow_id, id or name."
+)
+def inventory_split(partition_key: str, asset: uuid.UUID, flow_ref: str) -> None:
+    """Take one source's record off ASSET as a machine of its own (a wrong match undone);
+    later runs keep them apart. `inventory undo ID` joins them again."""
+    with unit_of_work(partition_key) as work:
+        flow = flows.find_flow(work.conn, work.scope, flow_ref)
+        echo_json(split_asset(work.conn, work.scope, asset, flow["id"]))
+
+
+@inventory.command("undo")
+@_PARTITION
+@click.argument("correction_id", type=click.IntRange(1))
+def inventory_undo(partition_key: str, correction_id: int) -> None:
+    """Undo merge or split CORRECTION_ID exactly (refused if its sources changed since)."""
+    with unit_of_work(partition_key) as work:
+        echo_json(undo_correction(work.conn, work.scope, correction_id))

@@ -13,7 +13,10 @@ from wiring_pipeline_tests.support.defects import BROKEN_KEY, NEIGHBOUR_KEY, SIB
 HEALTH = "/api/v1/partitions/{}/health/wiring"
 ASSETS = "/api/v1/partitions/{}/assets"
 EXPORT = "/api/v1/partitions/{}/assets/export"
-ROUTES = (HEALTH, ASSETS, EXPORT)
+COVERAGE = "/api/v1/partitions/{}/assets/coverage"
+CONFLICTS = "/api/v1/partitions/{}/assets/conflicts"
+MATCHES = "/api/v1/partitions/{}/assets/matches"
+ROUTES = (HEALTH, ASSETS, EXPORT, COVERAGE, CONFLICTS, MATCHES)
 
 
 def test_healthz_needs_no_token(client):

@@ -2,8 +2,9 @@
 openpyxl's write-only workbook.
 
 Neither writer holds more than a row: the CSV writer encodes each row into the output's
-buffer, the write-only workbook streams each row's XML to a temporary file that it zips
-into the output at the end. The output is any binary stream (a file, stdout, the API's
+buffer, the write-only workbook streams each row's XML to a temporary file per sheet that
+it zips into the output at the end, so its sheets are filled one after the other, each from
+its own stream of rows. The output is any binary stream (a file, stdout, the API's
 spool), so the command line and the API share every byte of it.
 """
 
@@ -14,6 +15,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from openpyxl import Workbook
@@ -24,7 +26,6 @@ from wiring_pipeline.domain.core.errors import UserInputError
 
 #: Data rows one sheet holds: Excel's 1 048 576 rows, less the header.
 XLSX_MAX_ROWS = 1_048_575
-SHEET_NAME = "inventory"
 
 #: A cell a spreadsheet would run as a formula (OWASP "CSV injection"): `=`, `@`, and
 #: `+`/`-` unless the text is a plain number.
@@ -40,10 +41,21 @@ class ExportError(UserInputError):
     """An export that cannot be written (unknown format, too many rows for a sheet)."""
 
 
-def too_many_for_a_sheet(total: int, *, at_least: bool = False) -> ExportError:
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of a workbook: its name, header and rows, and what a row is (`assets`), so
+    that a refusal says what did not fit."""
+
+    name: str
+    header: Sequence[str]
+    rows: Iterable[Sequence]
+    rows_are: str
+
+
+def too_many_for_a_sheet(total: int, *, what: str, at_least: bool = False) -> ExportError:
     count = f"more than {XLSX_MAX_ROWS:,}" if at_least else f"{total:,}"
     return ExportError(
-        f"{count} assets do not fit one spreadsheet sheet ({XLSX_MAX_ROWS:,} rows): export as csv"
+        f"{count} {what} do not fit one spreadsheet sheet ({XLSX_MAX_ROWS:,} rows): export as csv"
     )
 
 
@@ -76,29 +88,34 @@ def write_csv(header: Sequence[str], rows: Iterable[Sequence], out: BinaryIO) ->
 
 
 def write_xlsx(
-    header: Sequence[str],
-    rows: Iterable[Sequence],
+    sheets: Sequence[Sheet],
     out: BinaryIO,
     *,
     max_rows: int = XLSX_MAX_ROWS,
-) -> int:
-    """`rows` as the one sheet of a workbook, appended as they come; the number of rows.
-    More than `max_rows` stops the export (ExportError): a sheet holds no more."""
+) -> list[int]:
+    """A workbook of `sheets`, in order, each sheet's rows appended as they come; the number
+    of rows of each. More than `max_rows` in a sheet stops the export (ExportError): a sheet
+    holds no more."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(SHEET_NAME)
     try:
-        sheet.append(list(header))
-        count = 0
-        for row in rows:
-            count += 1
-            if count > max_rows:
-                raise too_many_for_a_sheet(count, at_least=True)
-            sheet.append([_xlsx_cell(value) for value in row])
+        counts = [_fill(workbook.create_sheet(sheet.name), sheet, max_rows) for sheet in sheets]
         workbook.save(out)
-        return count
+        return counts
     except BaseException:
-        _discard(sheet)
+        for written in workbook.worksheets:
+            _discard(written)
         raise
+
+
+def _fill(sheet: WriteOnlyWorksheet, spec: Sheet, max_rows: int) -> int:
+    sheet.append(list(spec.header))
+    count = 0
+    for row in spec.rows:
+        count += 1
+        if count > max_rows:
+            raise too_many_for_a_sheet(count, at_least=True, what=spec.rows_are)
+        sheet.append([_xlsx_cell(value) for value in row])
+    return count
 
 
 def _xlsx_cell(value):

@@ -5,17 +5,21 @@ discovery method on request. The page size is capped so that one request cannot 
 whole partition; the cap is reported, never applied silently. Pages are bounded too
 (`MAX_PAGE`), so no request turns into an OFFSET PostgreSQL cannot hold (a bigint), and a
 page past the last one is an empty page, answered from the count alone.
+
+Each asset carries its sources (DESIGN 3e): every flow that describes it, in precedence
+order, with the rule its record matched on and whether that source still has it, so a
+reader sees why two names are one machine. They come in one query per page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Text, and_, cast, func, select
 
 from wiring_pipeline.domain.contract.states import RETIRED_PHASE
 from wiring_pipeline.domain.core.errors import UserInputError
-from wiring_pipeline.domain.core.schema import assets
+from wiring_pipeline.domain.core.schema import asset_sources, assets, discovery_flows
 from wiring_pipeline.domain.core.tenancy import TenantScope
 
 MAX_PAGE_SIZE = 200
@@ -110,12 +114,53 @@ def list_inventory_assets(
             .limit(size)
             .offset(offset)
         ).all()
+    sources = _sources_of(conn, scope, [row.id for row in rows])
     items = [
         {
             key: (str(value) if key.endswith("id") and value is not None else value)
             for key, value in row._mapping.items()
         }
-        | {"created_at": row.created_at.isoformat()}
+        | {"created_at": row.created_at.isoformat(), "sources": sources.get(row.id, [])}
         for row in rows
     ]
     return InventoryPage(scope, all_methods, page, size, total, items, notice)
+
+
+def _sources_of(conn: Connection, scope: TenantScope, asset_ids: list) -> dict:
+    """Each asset's source rows, highest precedence first, for a whole page at once.
+
+    A source row whose flow is gone still shows (its flow None), as the export keeps a
+    broken link's row: the listing shows what the wiring metrics count."""
+    if not asset_ids:
+        return {}
+    s = asset_sources.alias("s")
+    f = discovery_flows.alias("f")
+    rows = conn.execute(
+        select(
+            s.c.asset_id,
+            func.coalesce(f.c.flow_name, cast(f.c.flow_id, Text)).label("flow"),
+            s.c.discovery_flow_id,
+            s.c.matched_on,
+            s.c.current_phase,
+            s.c.raw_import_record_id,
+        )
+        .select_from(s.outerjoin(f, and_(*scope.where(f), f.c.id == s.c.discovery_flow_id)))
+        .where(*scope.where(s), s.c.asset_id.in_(asset_ids))
+        .order_by(s.c.asset_id, f.c.precedence, f.c.id, s.c.created_at, s.c.id)
+    )
+    found: dict = {}
+    for row in rows:
+        found.setdefault(row.asset_id, []).append(
+            {
+                "flow": row.flow,
+                "flow_id": _text(row.discovery_flow_id),
+                "matched_on": row.matched_on,
+                "current": row.current_phase != RETIRED_PHASE,
+                "raw_import_record_id": _text(row.raw_import_record_id),
+            }
+        )
+    return found
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)

@@ -1,6 +1,7 @@
-"""The deliverable is whole and streamed: every inventory field beside the provenance, as
-the database holds it, retired assets on request, formulas neutralised, and rows written
-out while the partition is still being read."""
+"""The deliverable is whole and streamed: every inventory field beside the provenance and
+the sources, as the database holds it, retired assets on request, formulas neutralised, rows
+written out while the partition is still being read, and the sources' disagreements beside
+the inventory (a sheet, or a CSV of their own)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,23 @@ from wiring_pipeline.bench.export_load import seed_export_partition
 from wiring_pipeline.domain.contract.fields import INVENTORY_FIELDS
 from wiring_pipeline.domain.inventory import export
 from wiring_pipeline.domain.inventory.export import (
+    CONFLICT_COLUMNS,
     EXPORT_COLUMNS,
     PROVENANCE_COLUMNS,
+    Exported,
     ExportError,
+    conflict_table,
     export_inventory,
     export_rows,
 )
 from wiring_pipeline.domain.inventory.export_formats import neutralise_formulas, write_csv
+from wiring_pipeline_tests.domain.inventory.test_listing import (
+    ASSET_NAMES,
+    CONFLICTING_FIELDS,
+    SHARED,
+    reconciled_partition,
+)
+from wiring_pipeline_tests.domain.inventory.test_reconcile import vm_row
 
 KEY = "acme.deliverable"
 
@@ -214,3 +225,151 @@ def test_memory_does_not_grow_with_the_partition(engine):
     assert size > 9 * small_size
     assert peak < 2 * small_peak, (small_peak, peak)
     assert peak < size / 10, (peak, size)
+
+
+# --- several sources of one machine (DESIGN 3e) -------------------------------------------
+
+
+def _by_name(rows: list[dict]) -> dict[str, dict]:
+    return {row["name"]: row for row in rows}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_each_row_names_its_sources_and_how_they_joined(engine, tmp_path, fmt):
+    made = reconciled_partition(engine, tmp_path, KEY)
+    header, rows = (_csv_rows if fmt == "csv" else _xlsx_rows)(_export(engine, made.scope, fmt))
+    assert header[-4:] == ["sources", "matched_on", "created_at_utc", "updated_at_utc"]
+    exported = _by_name(rows)
+    assert sorted(exported) == sorted(ASSET_NAMES)
+    empty = _as_cell(None, fmt)
+    assert (exported[SHARED]["sources"], exported[SHARED]["matched_on"]) == (
+        "cmdb; rvtools",
+        "ip_address",
+    )
+    assert (exported["vm-only"]["sources"], exported["vm-only"]["matched_on"]) == (
+        "rvtools",
+        empty,
+    )
+    assert exported[SHARED]["flow_name"] == "cmdb"  # the primary source
+
+
+def test_a_source_that_dropped_the_machine_is_marked_retired(engine, tmp_path):
+    made = reconciled_partition(engine, tmp_path, KEY)
+    made.load(engine, tmp_path, made.rvtools, "week2.csv", [vm_row("vm-only")])
+    _, rows = _csv_rows(_export(engine, made.scope, "csv", include_retired=True))
+    exported = _by_name(rows)
+    assert exported[SHARED]["sources"] == "cmdb; rvtools (retired)"
+    assert exported[SHARED]["matched_on"] == "ip_address"
+    assert exported["clone-of-web01"]["current_phase"] == "retired"
+    assert exported["clone-of-web01"]["sources"] == "rvtools (retired)"
+
+
+def _conflicts_of(engine, scope, fmt: str) -> tuple[list[str], list[dict]]:
+    if fmt == "xlsx":
+        sheet = load_workbook(io.BytesIO(_export(engine, scope, "xlsx")), read_only=True)
+        header, *rows = sheet["conflicts"].iter_rows(values_only=True)
+        return list(header), [dict(zip(header, row, strict=True)) for row in rows]
+    out, beside = io.BytesIO(), io.BytesIO()
+    with engine.connect() as conn, conn.begin():
+        exported = export_inventory(conn, scope, "csv", out, conflicts_out=beside)
+    header, rows = _csv_rows(beside.getvalue())
+    assert exported.conflicts == len(rows)
+    return header, rows
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_conflicts_go_beside_the_inventory_one_column_per_source(engine, tmp_path, fmt):
+    made = reconciled_partition(engine, tmp_path, KEY)
+    header, rows = _conflicts_of(engine, made.scope, fmt)
+    assert header == [*CONFLICT_COLUMNS, "cmdb value", "rvtools value"]
+    assert len(_csv_rows(_export(engine, made.scope, "csv"))[1]) == len(ASSET_NAMES)
+    assert [(row["asset_name"], row["field"]) for row in rows] == [
+        (SHARED, field) for field in CONFLICTING_FIELDS
+    ]
+    memory = next(row for row in rows if row["field"] == "memory_gb")
+    # The hypervisor wins the memory by its per-field precedence; the CMDB said 16 GiB.
+    expected = {"chosen_source": "rvtools", "chosen_value": 12, "cmdb value": 16}
+    expected["rvtools value"] = 12
+    if fmt == "csv":
+        expected = {k: str(v) for k, v in expected.items()}
+    assert {k: memory[k] for k in expected} == expected
+    with engine.connect() as conn:
+        asset_id = conn.execute(
+            text("SELECT id::text FROM migration.assets WHERE name = :n"), {"n": SHARED}
+        ).scalar_one()
+    assert {row["asset_id"] for row in rows} == {asset_id}
+
+
+def test_a_partition_without_conflicts_still_gets_its_conflicts_header(engine):
+    scope = _seed(engine, 3)
+    for fmt in ("csv", "xlsx"):
+        assert _conflicts_of(engine, scope, fmt) == (list(CONFLICT_COLUMNS), [])
+    out = io.BytesIO()
+    with engine.connect() as conn, conn.begin():  # a CSV given nowhere to put them
+        assert export_inventory(conn, scope, "csv", out) == Exported(3, None)
+
+
+def test_conflicts_of_a_retired_asset_only_with_it(engine, tmp_path):
+    made = reconciled_partition(engine, tmp_path, KEY)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE migration.assets SET current_phase = 'retired' WHERE name = :n"),
+            {"n": SHARED},
+        )
+    out, beside = io.BytesIO(), io.BytesIO()
+    for include_retired, expected in ((False, 0), (True, len(CONFLICTING_FIELDS))):
+        with engine.connect() as conn, conn.begin():
+            exported = export_inventory(
+                conn, made.scope, "csv", out, conflicts_out=beside, include_retired=include_retired
+            )
+        assert exported.conflicts == expected
+
+
+def test_conflict_values_that_look_like_formulas_are_neutralised(engine, tmp_path):
+    made = reconciled_partition(engine, tmp_path, KEY)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE migration.asset_conflicts SET chosen_value = '\"=1+2\"'::jsonb"
+                " WHERE field_name = 'memory_gb'"
+            )
+        )
+    _, rows = _conflicts_of(engine, made.scope, "xlsx")
+    assert next(r for r in rows if r["field"] == "memory_gb")["chosen_value"] == "'=1+2"
+
+
+def test_too_many_conflicts_for_a_sheet_are_refused_before_a_row_is_written(
+    engine, tmp_path, monkeypatch
+):
+    made = reconciled_partition(engine, tmp_path, KEY)
+    with engine.begin() as conn:  # every asset's sources disagree on its owner too: 1 + 5
+        conn.execute(
+            text(
+                "INSERT INTO migration.asset_conflicts (client_account_id, engagement_id,"
+                " asset_id, field_name, source_values)"
+                " SELECT client_account_id, engagement_id, id, 'owner', '{}'::jsonb"
+                " FROM migration.assets ON CONFLICT DO NOTHING"
+            )
+        )
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", len(ASSET_NAMES))  # the assets fit
+    out = io.BytesIO()
+    with (
+        engine.connect() as conn,
+        conn.begin(),
+        pytest.raises(ExportError, match="^6 conflicts do not fit.*export as csv"),
+    ):
+        export_inventory(conn, made.scope, "xlsx", out)
+    assert out.getvalue() == b""
+
+
+def test_the_conflicts_come_from_a_cursor_opened_when_they_are_read(engine, tmp_path):
+    made = reconciled_partition(engine, tmp_path, KEY)
+    open_cursors = text("SELECT count(*) FROM pg_cursors")
+    with engine.connect() as conn, conn.begin():
+        header, rows = conflict_table(conn, made.scope, fetch_size=1)
+        assert conn.execute(open_cursors).scalar_one() == 0  # the header is read, no row yet
+        first = next(rows)
+        assert dict(zip(header, first, strict=True))["field"] == CONFLICTING_FIELDS[0]
+        assert conn.execute(open_cursors).scalar_one() == 1
+        assert sum(1 for _ in rows) == len(CONFLICTING_FIELDS) - 1
+        assert conn.execute(open_cursors).scalar_one() == 0
