@@ -321,7 +321,15 @@ _METRICS_SQL = text(
            (SELECT count(*) FROM migration.match_candidates m
             WHERE {tenant_filter("m")} AND m.status = 'open') AS open_match_candidates,
            (SELECT count(*) FROM migration.asset_conflicts c
-            WHERE {tenant_filter("c")}) AS asset_field_conflicts
+            WHERE {tenant_filter("c")}) AS asset_field_conflicts,
+           (SELECT count(*) FROM migration.data_imports d
+            WHERE {tenant_filter("d")} AND d.retirement_held > 0
+              AND d.retirement_confirmed_at IS NULL AND NOT d.is_partial
+              AND d.status = 'loaded' AND NOT EXISTS (
+                  SELECT 1 FROM migration.data_imports l
+                  WHERE {tenant_filter("l")} AND l.discovery_flow_id = d.discovery_flow_id
+                    AND l.status = 'loaded'
+                    AND (l.created_at, l.id) > (d.created_at, d.id))) AS retirements_held
     FROM asset_side s CROSS JOIN raw_side w CROSS JOIN source_side o
     """
 )

@@ -6,10 +6,13 @@ failed, an import failed, a source row did not reach the inventory, or the parti
 unhealthy.
 """
 
+import uuid
+
 import click
 
-from wiring_pipeline.cli.common import echo_json, measure_health, read_partition
+from wiring_pipeline.cli.common import echo_json, measure_health, read_partition, unit_of_work
 from wiring_pipeline.cli.in_process import failure_summary, report_of, run_in_process
+from wiring_pipeline.domain.ingest import registry
 from wiring_pipeline.domain.ingest.import_report import (
     ImportReport,
     import_reports,
@@ -24,15 +27,27 @@ SHOWN_REASONS = 5
 
 @click.command("run")
 @click.option("--partition", "partition_key", required=True, help="<client_slug>.<engagement_slug>")
-def run(partition_key: str) -> None:
+@click.option(
+    "--confirm-retire",
+    "confirmed",
+    type=click.UUID,
+    multiple=True,
+    help="An import whose held retirements are right: this run applies them (repeatable).",
+)
+def run(partition_key: str, confirmed: tuple[uuid.UUID, ...]) -> None:
     """Run the discovery job for one partition on the configured Dagster instance.
 
     Prints the partition's wiring health as JSON, with what the run changed in the
     inventory under `inventory_changes` (DESIGN 3a: counts and samples), and, on stderr,
     where each imported row went and one line of those changes. Exits 1 when the run or an
     import failed, when source rows did not reach the inventory, or when the partition is
-    unhealthy.
+    unhealthy, or when a full export holds its retirements (DESIGN 3f: it would retire more
+    than a fifth of its flow's estate; `--confirm-retire IMPORT_ID` applies them).
     """
+    if confirmed:
+        with unit_of_work(partition_key) as work:
+            for import_id in confirmed:
+                registry.confirm_retirement(work.conn, work.scope, import_id)
     with read_partition(partition_key) as work:  # a bad or unknown key stops here, exit 2
         scope = work.scope
         pending = pending_import_ids(work.conn, scope)
@@ -47,13 +62,27 @@ def run(partition_key: str) -> None:
     if changes is not None:
         counts = {kind: changes[kind] for kind in CHANGE_KINDS}
         click.echo(f"inventory: {changes_line(counts)}", err=True)
+        for held in changes.get("retirements_held", []):
+            click.echo(held_line(held), err=True)
     status = "succeeded" if result.success else "failed"
     click.echo(f"run {result.run_id} of {scope.partition_key} {status}", err=True)
     if not result.success:
         raise click.ClickException(f"run {result.run_id} failed: {failure_summary(result)}")
     problems = attention_needed(reports, health.metrics, health.health_status)
+    held = health.metrics.get("retirements_held", 0)
+    if held:
+        problems.append(f"{held} import(s) hold their retirements")
     if problems:
         raise click.ClickException(f"{scope.partition_key} needs attention: {'; '.join(problems)}")
+
+
+def held_line(held: dict) -> str:
+    """A held retirement, and the two ways a person decides it."""
+    return (
+        f"retirement held: {held['filename']} would retire {held['would_retire']} current "
+        f"assets; if it is the whole estate, run --confirm-retire {held['import_id']}; if "
+        "not, import it again with --partial"
+    )
 
 
 def attention_needed(reports: list[ImportReport], metrics: dict, health_status: str) -> list[str]:

@@ -81,6 +81,8 @@ class LegacyDefects:
             "asset_sources_with_orphan_source_raw_import_ref": 0,
             "open_match_candidates": 0,
             "asset_field_conflicts": 0,
+            # ... and the retirement guard: no import is loaded yet.
+            "retirements_held": 0,
         }
 
 

@@ -19,7 +19,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         engines.upgrade(engine)
-        assert engines.current_revision(engine) == "0016_asset_reconciliations"
+        assert engines.current_revision(engine) == "0017_retirement_guard"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         engines.downgrade(engine, "base")
@@ -33,7 +33,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         engines.upgrade(engine)
-        assert engines.current_revision(engine) == "0016_asset_reconciliations"
+        assert engines.current_revision(engine) == "0017_retirement_guard"
     finally:
         engine.dispose()
 

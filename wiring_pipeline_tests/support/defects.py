@@ -196,6 +196,15 @@ def write_defect_world(conn: Connection) -> DefectWorld:
             violates(metric, _source_row(conn, w, **{**refs, column: target}))
     violates("open_match_candidates", _review_row(conn, w, "match_candidates", asset))
     violates("asset_field_conflicts", _review_row(conn, w, "asset_conflicts", asset))
+    # The partition's loaded import holds its retirements, unconfirmed.
+    held = conn.execute(
+        text(
+            "UPDATE migration.data_imports SET retirement_held = 40"
+            " WHERE id = :id AND status = 'loaded' RETURNING id"
+        ),
+        {"id": w.data_import_id},
+    ).scalar_one()
+    violates("retirements_held", held)
 
     violating = {metric: {str(i) for i in row_ids} for metric, row_ids in ids.items()}
     return DefectWorld(

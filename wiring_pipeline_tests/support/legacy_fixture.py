@@ -64,6 +64,7 @@ EXPECTED_HEALTH_AFTER = {
     "asset_sources_with_orphan_source_raw_import_ref": 0,
     "open_match_candidates": 0,
     "asset_field_conflicts": 0,
+    "retirements_held": 0,
 }
 
 

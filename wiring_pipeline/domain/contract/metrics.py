@@ -41,6 +41,7 @@ from wiring_pipeline.domain.contract.states import (
 )
 from wiring_pipeline.domain.contract.tables import (
     ASSET_CONFLICTS,
+    DATA_IMPORTS,
     MATCH_CANDIDATES,
     RAW_RECORDS,
     REJECTED_ROWS,
@@ -244,6 +245,22 @@ RECONCILIATION_METRICS: tuple[Metric, ...] = (
         fails_on="growth",
     ),
 )
+#: A full export that would retire much of its flow's estate and holds it (DESIGN 3f): the
+#: flow's latest loaded import, unconfirmed, not re-registered as partial.
+HELD_RETIREMENT_SQL = (
+    f"t.retirement_held > 0 AND t.retirement_confirmed_at IS NULL AND NOT t.is_partial "
+    f"AND t.status = '{LOADED_IMPORT}' AND {is_latest_import('t')}"
+)
+IMPORT_SAFETY_METRICS: tuple[Metric, ...] = (
+    Metric(
+        "retirements_held",
+        "WARN",
+        False,
+        "full exports whose retirements wait for `run --confirm-retire IMPORT_ID` (or a "
+        "re-import with --partial): they would retire much of their flow's estate",
+        (Part(DATA_IMPORTS, HELD_RETIREMENT_SQL),),
+    ),
+)
 _PLACED = {metric.name for metric in _DESIGN_ORDER}
 #: Every metric: DESIGN 3's, then the orphan metrics of the links added since (in the order
 #: of `LINKS`: `raw_records_with_orphan_superseded_by`).
@@ -251,5 +268,6 @@ METRICS: tuple[Metric, ...] = (
     _DESIGN_ORDER
     + tuple(metric for metric in ORPHAN_METRICS.values() if metric.name not in _PLACED)
     + RECONCILIATION_METRICS
+    + IMPORT_SAFETY_METRICS
 )
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}

@@ -52,6 +52,12 @@ REJECTED_ROWS = Table(
     f"t.id::text AS id, concat({SOURCE_FILE}, ', row ', t.row_number, ': ', t.reason) AS name,"
     " t.created_at",
 )
+DATA_IMPORTS = Table(
+    "data_imports",
+    "data_imports",
+    "t.id, concat(t.filename, ': would retire ', t.retirement_held, ' current assets (run "
+    "--confirm-retire ', t.id, ' or import it again with --partial)') AS name, t.created_at",
+)
 MATCH_CANDIDATES = Table(
     "match_candidates",
     "match_candidates",

@@ -103,6 +103,8 @@ data_imports = Table(
     Column("loaded_at", DateTime(timezone=True)),
     Column("encoding", Text),
     Column("is_partial", Boolean, nullable=False),
+    Column("retirement_held", Integer),
+    Column("retirement_confirmed_at", DateTime(timezone=True)),
 )
 
 raw_import_records = Table(

@@ -10,7 +10,7 @@ import os
 import uuid
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from wiring_pipeline.domain.contract.fields import source_columns
@@ -152,7 +152,8 @@ def register_import(
     same worksheet) registers nothing: the earlier import is returned with `duplicate_of`
     (DESIGN 3a), so importing the same export twice cannot double anything. An earlier
     import that failed does not count: it put nothing into the inventory. A `partial`
-    export retires no asset.
+    export retires no asset; registering again, as `partial`, the file of an import that
+    holds its retirements (DESIGN 3f) says it was not a full export after all.
     """
     if flow["client_account_id"] != scope.client_account_id or (
         flow["engagement_id"] != scope.engagement_id
@@ -192,6 +193,8 @@ def register_import(
         earlier = _earlier_identical_import(conn, scope, flow, digest, sniffed.sheet_name)
         if earlier is not None:
             staged.unlink()
+            if partial and earlier["retirement_held"]:
+                earlier = _declare_partial(conn, scope, earlier["id"])
             return {**earlier, "duplicate_of": earlier["id"]}
         staged.replace(target)
         row = conn.execute(
@@ -243,6 +246,37 @@ def discard_import(conn: Connection, scope: TenantScope, import_id: uuid.UUID) -
     if status is None:
         raise RegistryError(f"partition {scope.partition_key!r} has no import {import_id}")
     raise RegistryError(f"import {import_id} is {status}, not pending: there is nothing to discard")
+
+
+def _declare_partial(conn: Connection, scope: TenantScope, import_id: uuid.UUID) -> dict:
+    """An import holding its retirements is partial after all: it will retire nothing."""
+    row = conn.execute(
+        update(data_imports)
+        .where(*scope.where(data_imports), data_imports.c.id == import_id)
+        .values(is_partial=True, retirement_held=None)
+        .returning(*data_imports.c)
+    ).one()
+    return dict(row._mapping)
+
+
+def confirm_retirement(conn: Connection, scope: TenantScope, import_id: uuid.UUID) -> dict:
+    """A person says the import's held retirements are right: the next inventory step
+    applies them (`run --confirm-retire IMPORT_ID`, DESIGN 3f)."""
+    row = conn.execute(
+        update(data_imports)
+        .where(
+            *scope.where(data_imports),
+            data_imports.c.id == import_id,
+            data_imports.c.retirement_held > 0,
+        )
+        .values(retirement_confirmed_at=func.now())
+        .returning(data_imports.c.id, data_imports.c.filename, data_imports.c.retirement_held)
+    ).one_or_none()
+    if row is None:
+        raise RegistryError(
+            f"import {import_id} of {scope.partition_key!r} holds no retirement to confirm"
+        )
+    return {"import_id": str(row.id), "filename": row.filename, "retirements": row.retirement_held}
 
 
 def _earlier_identical_import(

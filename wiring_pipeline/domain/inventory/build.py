@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
+from wiring_pipeline.domain.contract.metrics import HELD_RETIREMENT_SQL
 from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL, REJECTED_PREFIX
 from wiring_pipeline.domain.core.statistics import refresh_after_bulk_write
 from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
@@ -67,6 +68,8 @@ class InventoryResult:
     preview: list[dict]
     #: Up to SAMPLE_LIMIT assets per change kind: id, name, and the fields that changed.
     samples: dict[str, list[dict]] = field(default_factory=dict)
+    #: Full exports holding their retirements for a person (DESIGN 3f): id, file, how many.
+    held_retirements: list[dict] = field(default_factory=list)
 
     @property
     def created(self) -> int:
@@ -79,6 +82,7 @@ class InventoryResult:
             "superseded": self.superseded,
             "late_records": self.late_records,
             "samples": self.samples,
+            "retirements_held": self.held_retirements,
         }
 
 
@@ -146,7 +150,7 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
         # Retiring first is the same as retiring last (the assets this import creates or
         # updates all have a key it has) and it looks only at the source rows there were.
         if data_import.is_latest and not data_import.is_partial:
-            conn.execute(text(reconcile.RETIRE_SQL), params)
+            _retire(conn, params, confirmed=data_import.retirement_confirmed)
         conn.execute(text(writes.MATCH_SQL), params)
         conn.execute(text(f"ANALYZE {writes.INCOMING}"))
         if conn.execute(text(reconcile.OTHER_SOURCES_SQL), params).scalar():
@@ -159,11 +163,36 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
         conn.execute(text(reconcile.DERIVE_SQL), params)
         refresh_after_bulk_write(conn, "assets", created)
         refresh_after_bulk_write(conn, "asset_sources", sources)
+    # Held retirements a person has confirmed since their import was applied.
+    for confirmed in conn.execute(
+        text(reconcile.CONFIRMED_RETIREMENTS_SQL), scope.as_params()
+    ).all():
+        params = {
+            **scope.as_params(),
+            **flows[confirmed.discovery_flow_id],
+            "data_import_id": confirmed.id,
+            "is_latest": True,
+        }
+        conn.execute(text(f"TRUNCATE {writes.INCOMING}, {writes.DERIVE}, {writes.CANDIDATES}"))
+        _retire(conn, params, confirmed=True)
+        conn.execute(text(reconcile.DERIVE_SQL), params)
     counts = dict.fromkeys((*writes.CHANGE_KINDS, writes.HISTORY), 0)
     counts.update(
         conn.execute(text(f"SELECT change, count(*) FROM {writes.CHANGES} GROUP BY change")).all()
     )
     return counts
+
+
+def _retire(conn: Connection, params: dict, *, confirmed: bool) -> None:
+    """Retire what a full export no longer has, unless that is much of its flow's estate
+    and nobody confirmed it: then the import holds the retirements (DESIGN 3f)."""
+    size = conn.execute(text(reconcile.RETIREMENT_SIZE_SQL), params).one()
+    if not confirmed and reconcile.retirement_held(size.would_retire, size.current):
+        conn.execute(text(reconcile.HOLD_RETIREMENT_SQL), {**params, "held": size.would_retire})
+        return
+    conn.execute(text(reconcile.RETIRE_SQL), params)
+    if confirmed:
+        conn.execute(text(reconcile.HOLD_RETIREMENT_SQL), {**params, "held": 0})
 
 
 def rederive_assets(conn: Connection, scope: TenantScope, asset_ids: list | None = None) -> int:
@@ -295,6 +324,17 @@ def _summarise(
         by_environment=by_environment,
         preview=preview,
         samples=_samples(conn, scope),
+        held_retirements=[
+            {"import_id": str(row.id), "filename": row.filename, "would_retire": row.held}
+            for row in conn.execute(
+                text(
+                    "SELECT t.id, t.filename, t.retirement_held AS held"
+                    f" FROM migration.data_imports t WHERE {tenant_filter('t')}"
+                    f" AND {HELD_RETIREMENT_SQL} ORDER BY t.created_at, t.id"
+                ),
+                scope.as_params(),
+            )
+        ],
     )
 
 

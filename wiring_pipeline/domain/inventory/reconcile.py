@@ -4,7 +4,8 @@ Run per import, in the caller's transaction, around the statements of `writes.py
 
 * `RETIRE_SQL` (a full export) retires the flow's source rows whose key it lacks, and the
   assets left with no current source; an asset another source still describes is only
-  re-derived;
+  re-derived. An export that would retire much of its flow's estate holds its retirements
+  until a person confirms them (`retirement_held`, DESIGN 3f);
 * `RECONCILE_SQL` finds, for each record no source row of its flow knows, the machine of
   another source it describes (`matching.IDENTIFIERS`, set-based over the indexed `match_*`
   columns): a pair agrees on an identifier, and none that vetoes differs; of several, the
@@ -24,7 +25,11 @@ Run per import, in the caller's transaction, around the statements of `writes.py
 from __future__ import annotations
 
 from wiring_pipeline.domain.contract.fields import INVENTORY_FIELDS
-from wiring_pipeline.domain.contract.states import INVENTORY_PHASE, RETIRED_PHASE
+from wiring_pipeline.domain.contract.states import (
+    INVENTORY_PHASE,
+    RETIRED_PHASE,
+    is_latest_import,
+)
 from wiring_pipeline.domain.core.tenancy import tenant_filter
 from wiring_pipeline.domain.inventory.matching import IDENTIFIERS, NEW_ASSET, comparable
 from wiring_pipeline.domain.inventory.writes import (
@@ -42,17 +47,56 @@ from wiring_pipeline.domain.inventory.writes import (
 _CURRENT = "'current'"
 _IDENTIFIER_NAMES = ", ".join(i.column for i in IDENTIFIERS)
 
-RETIRE_SQL = f"""
-WITH gone AS MATERIALIZED (
-    SELECT s.id, s.asset_id FROM migration.asset_sources s
-    WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
-      AND s.current_phase = {_CURRENT}
-      AND NOT EXISTS (
+#: A full export may retire up to this share of its flow's current source rows, or fewer
+#: than RETIREMENT_GUARD_MIN of them, unconfirmed; beyond both it is more likely one sheet
+#: of several or a filtered view than a decommissioning, and a person decides (DESIGN 3f).
+RETIREMENT_GUARD_SHARE = 0.20
+RETIREMENT_GUARD_MIN = 10
+
+
+def retirement_held(would_retire: int, current: int) -> bool:
+    """Whether retiring `would_retire` of `current` source rows waits for a person."""
+    return would_retire >= RETIREMENT_GUARD_MIN and would_retire > RETIREMENT_GUARD_SHARE * current
+
+
+#: The flow's current source rows whose key the import (`:data_import_id`) does not have:
+#: every archived record of it counts, rejected ones included (a server whose row this
+#: week is bad is still there; it keeps last week's values, it is not retired).
+_GONE = f"""
+      NOT EXISTS (
           SELECT 1 FROM migration.raw_import_records r
           JOIN migration.cleansed_record_archive c
             ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
           WHERE {tenant_filter("r")} AND r.data_import_id = :data_import_id
-            AND c.identity_key = s.identity_key)
+            AND c.identity_key = s.identity_key)"""
+
+RETIREMENT_SIZE_SQL = f"""
+SELECT count(*) FILTER (WHERE {_GONE}) AS would_retire, count(*) AS current
+FROM migration.asset_sources s
+WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
+  AND s.current_phase = {_CURRENT}
+"""
+
+#: The import holds its retirements (`run --confirm-retire` or `import --partial` decides);
+#: once applied, it holds none.
+HOLD_RETIREMENT_SQL = f"""
+UPDATE migration.data_imports d SET retirement_held = :held
+WHERE {tenant_filter("d")} AND d.id = :data_import_id
+"""
+
+#: Each flow's latest import whose held retirements a person confirmed, not yet applied.
+CONFIRMED_RETIREMENTS_SQL = f"""
+SELECT d.id, d.discovery_flow_id FROM migration.data_imports d
+WHERE {tenant_filter("d")} AND d.retirement_held > 0 AND d.retirement_confirmed_at IS NOT NULL
+  AND NOT d.is_partial AND {is_latest_import("d")}
+ORDER BY d.created_at, d.id
+"""
+
+RETIRE_SQL = f"""
+WITH gone AS MATERIALIZED (
+    SELECT s.id, s.asset_id FROM migration.asset_sources s
+    WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
+      AND s.current_phase = {_CURRENT} AND {_GONE}
 ),
 lone AS MATERIALIZED (
     SELECT a.id, a.raw_import_records_id, a.current_phase, a.name, a.asset_type, a.environment

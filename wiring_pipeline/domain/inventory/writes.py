@@ -239,7 +239,8 @@ WHERE {tenant_filter("r")} AND r.id = s.id
 #: may update and retire assets: records of an older one that are processed late
 #: (re-queued by the backfill, say) say nothing about what the estate is now.
 OPEN_IMPORTS_SQL = f"""
-SELECT d.id, d.discovery_flow_id, d.is_partial,
+SELECT d.id, d.discovery_flow_id, d.is_partial, d.filename,
+       d.retirement_confirmed_at IS NOT NULL AS retirement_confirmed,
        {is_latest_import("d")} AS is_latest
 FROM migration.data_imports d
 WHERE {tenant_filter("d")}

@@ -44,6 +44,7 @@ def test_the_published_metrics_keep_their_order_and_the_new_ones_come_after():
         "asset_sources_with_orphan_source_raw_import_ref",
         "open_match_candidates",
         "asset_field_conflicts",
+        "retirements_held",
     ]
     superseded = METRICS_BY_NAME["raw_records_with_orphan_superseded_by"]
     assert (superseded.severity, superseded.blocking) == ("ERROR", True)
