@@ -132,3 +132,63 @@ def test_lookups_by_asset_can_use_the_partial_link_index(migrated_engine):
         conn.rollback()
     assert "Index Cond" in plan and "ix_raw_import_records_tenant_asset" in plan
     assert predicate == "(asset_id IS NOT NULL)"
+
+
+def test_every_existing_keyed_asset_gets_its_source_row(fresh_database):
+    """0015 gives each asset of a flow, with a current record and a key, its source row."""
+    engine = create_engine(fresh_database())
+    try:
+        engines.upgrade(engine, "0014_discarded_imports")
+        with engine.begin() as conn:
+            ids = conn.execute(
+                text(
+                    """
+                    WITH c AS (INSERT INTO migration.client_accounts (slug, name, created_at)
+                               VALUES ('acme', 'Acme', now()) RETURNING id),
+                    e AS (INSERT INTO migration.engagements
+                              (client_account_id, slug, name, created_at)
+                          SELECT id, 'old', 'Old', now() FROM c RETURNING client_account_id, id),
+                    f AS (INSERT INTO migration.discovery_flows (flow_id, client_account_id,
+                              engagement_id, status, field_mappings, created_at, updated_at)
+                          SELECT gen_random_uuid(), client_account_id, id, 'active', '{}',
+                                 now(), now() FROM e RETURNING client_account_id, engagement_id, id)
+                    SELECT * FROM f
+                    """
+                )
+            ).one()
+            for n, (serial, host) in enumerate(
+                [("VMware-42 1a", "WEB01.corp.example"), ("To be filled by O.E.M.", None)]
+            ):
+                conn.execute(
+                    text(
+                        """
+                        WITH r AS (INSERT INTO migration.raw_import_records
+                                       (client_account_id, engagement_id, row_number, raw_data,
+                                        is_processed, created_at)
+                                   VALUES (:c, :e, :n, '{}', true, now()) RETURNING id)
+                        INSERT INTO migration.assets (client_account_id, engagement_id, name,
+                            hostname, serial_number, discovery_flow_id, raw_import_records_id,
+                            identity_key, custom_attributes, created_at, updated_at)
+                        SELECT :c, :e, 'asset-' || :n, :host, :serial, :f, r.id, 'key-' || :n,
+                               '{}', now(), now() FROM r
+                        """
+                    ),
+                    {"c": ids.client_account_id, "e": ids.engagement_id, "f": ids.id, "n": n,
+                     "host": host, "serial": serial},
+                )  # fmt: skip
+        engines.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT s.identity_key, s.matched_on, s.match_serial_number, s.match_hostname,"
+                    " s.match_fqdn, s.raw_import_record_id = a.raw_import_records_id AS current"
+                    " FROM migration.asset_sources s JOIN migration.assets a ON a.id = s.asset_id"
+                    " ORDER BY s.identity_key"
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("key-0", "new", "VMWARE421A", "web01", "web01.corp.example", True),
+            ("key-1", "new", None, None, None, True),  # a placeholder serial, no host name
+        ]
+    finally:
+        engine.dispose()

@@ -71,6 +71,10 @@ def test_job_runs_the_three_stages_and_health_in_order(engine, instance, tmp_pat
     assert [c.name for c in preview.schema.columns][0] == "name"
     assert 0 < len(preview.records) <= 5
     assert inventory["dagster/row_count"] == inventory["created"]
+    # One source: every current asset is seen by it alone (DESIGN 3e's coverage table).
+    coverage = inventory["coverage"].splitlines()
+    assert coverage[0] == "| sources | assets | e.g. |" and len(coverage) == 3
+    assert f" | {inventory['created']} | " in coverage[2]
     assert raw["dagster/row_count"] == raw["loaded_rows"]
     health = metadata_of(result, "wiring_health")
     assert health["health_status"] == "healthy"
