@@ -70,11 +70,15 @@ _GONE = f"""
           WHERE {tenant_filter("r")} AND r.data_import_id = :data_import_id
             AND c.identity_key = s.identity_key)"""
 
+_FLOW_SOURCES = f"""
+    FROM migration.asset_sources s
+    WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
+      AND s.current_phase = {_CURRENT}"""
+#: Two counts, the first with NOT EXISTS in its WHERE clause: an anti-join over the import's
+#: keys, where a FILTER would probe the import once per source row.
 RETIREMENT_SIZE_SQL = f"""
-SELECT count(*) FILTER (WHERE {_GONE}) AS would_retire, count(*) AS current
-FROM migration.asset_sources s
-WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
-  AND s.current_phase = {_CURRENT}
+SELECT (SELECT count(*) {_FLOW_SOURCES} AND {_GONE}) AS would_retire,
+       (SELECT count(*) {_FLOW_SOURCES}) AS current
 """
 
 #: The import holds its retirements (`run --confirm-retire` or `import --partial` decides);
