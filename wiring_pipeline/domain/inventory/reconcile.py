@@ -363,15 +363,22 @@ matched AS MATERIALIZED (
         OFFSET 0
     ) AS compared
 ),
+-- The record each derived asset's history names: one join, not a probe of the (unindexed)
+-- incoming table per changed asset.
+first_incoming AS MATERIALIZED (
+    SELECT DISTINCT ON (i.asset_id) i.asset_id, i.raw_import_record_id
+    FROM {INCOMING} i WHERE {_DERIVED_RECORDS}
+    ORDER BY i.asset_id, i.raw_import_record_id
+),
 history AS (
     INSERT INTO migration.asset_history
         (client_account_id, engagement_id, asset_id, data_import_id, raw_import_record_id,
          change, field_name, old_value, new_value)
     SELECT :client_account_id, :engagement_id, m.asset_id, :data_import_id,
-           (SELECT i.raw_import_record_id FROM {INCOMING} i
-            WHERE i.asset_id = m.asset_id AND {_DERIVED_RECORDS} LIMIT 1),
+           fi.raw_import_record_id,
            CASE WHEN m.was_retired THEN 'revived' ELSE 'updated' END, v.field, v.old, v.new
     FROM matched m
+    LEFT JOIN first_incoming fi ON fi.asset_id = m.asset_id
     JOIN migration.assets a ON {tenant_filter("a")} AND a.id = m.asset_id
     CROSS JOIN LATERAL (VALUES {HISTORY_VALUES}) AS v(field, old, new)
     WHERE (m.changed OR m.was_retired) AND v.old IS DISTINCT FROM v.new
