@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field
 
+from wiring_pipeline.bench.second_source import Matching
 from wiring_pipeline.bench.write_floor import WriteFloor
 
 STAGES = ("load", "cleanse", "inventory", "health")
@@ -17,6 +18,9 @@ TARGETS = {
     "peak_rss_mb_max": 500.0,
     "small_partition_health_ms_max": 50.0,
     "reimport_inventory_vs_first_max": 1.5,
+    "reconciliation_inventory_vs_first_max": 1.5,
+    "reconciliation_precision_min": 1.0,
+    "reconciliation_recall_min": 0.98,
 }
 
 
@@ -58,6 +62,15 @@ class Approach:
         }
 
 
+@dataclass(frozen=True)
+class SecondSource:
+    """`--sources 2`: the second source's stages, and its matching against the truth."""
+
+    run: Approach
+    matching: Matching
+    generation_seconds: float
+
+
 _COMPARISONS = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}
 
 
@@ -87,8 +100,10 @@ def figures(
     small_health: dict,
     rss: dict[str, float],
     small_partition_records: int,
+    second_source: SecondSource | None = None,
 ) -> dict:
-    """Every figure of a run as JSON, with the stage ratios and the targets met or not."""
+    """Every figure of a run as JSON, with the stage ratios and the targets met or not;
+    with a second source, its section and the reconciliation's three targets."""
     comparison = {}
     for stage in (*STAGES, "total"):
         ours = pipeline_run.total if stage == "total" else pipeline_run.stages[stage]
@@ -113,7 +128,7 @@ def figures(
     reimport_ratio = ratio(
         reimport_run.stages["inventory"].seconds, pipeline_run.stages["inventory"].seconds
     )
-    return {
+    result = {
         "records": records,
         "per_row_records": per_row_records,
         "small_partition_records": small_partition_records,
@@ -146,4 +161,29 @@ def figures(
                 reimport_ratio, "<=", "reimport_inventory_vs_first_max"
             ),
         },
+    }
+    if second_source is not None:
+        _add_second_source(result, second_source, pipeline_run.stages["inventory"])
+    return result
+
+
+def _add_second_source(result: dict, second: SecondSource, first_inventory: Timing) -> None:
+    """The second source's section and targets: its inventory against the first's, and
+    the matching's precision and recall against the generated truth."""
+    inventory_ratio = ratio(second.run.stages["inventory"].seconds, first_inventory.seconds)
+    matching = second.matching
+    result["second_source"] = {
+        **second.run.as_json(),
+        "generation_seconds": round(second.generation_seconds, 3),
+        "inventory_vs_first": inventory_ratio,
+        "matching": matching.as_json(),
+    }
+    result["targets"] |= {
+        "reconciliation_inventory_vs_first": _target(
+            inventory_ratio, "<=", "reconciliation_inventory_vs_first_max"
+        ),
+        "reconciliation_precision": _target(
+            matching.precision, ">=", "reconciliation_precision_min"
+        ),
+        "reconciliation_recall": _target(matching.recall, ">=", "reconciliation_recall_min"),
     }

@@ -8,7 +8,9 @@ partition's health is measured last, beside both big ones. The write floor is me
 right after the pipeline's timed stages, on the rows they left, before the re-import
 changes them. A VACUUM ANALYZE (untimed)
 after the floor and before the small partition's health stands in for the autovacuum a
-live server runs between jobs, so no approach inherits another's dead rows.
+live server runs between jobs, so no approach inherits another's dead rows. With
+`--sources 2` a second source joins the pipeline partition last, once every other figure
+is taken, so they are the same whatever the option.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
 from wiring_pipeline import settings
-from wiring_pipeline.bench import floor, partition_diff, per_row, write_floor
+from wiring_pipeline.bench import floor, partition_diff, per_row, second_source, write_floor
 from wiring_pipeline.bench.environment import machine_info, peak_rss_mb, throwaway_database
-from wiring_pipeline.bench.figures import STAGES, Approach, Timing, figures
+from wiring_pipeline.bench.figures import STAGES, Approach, SecondSource, Timing, figures
 from wiring_pipeline.db import engines, transactions
 from wiring_pipeline.domain.cleansing.records import cleanse_open_records
 from wiring_pipeline.domain.core.errors import UserInputError
@@ -49,6 +51,8 @@ from wiring_pipeline.samples.cmdb_generator import (
 #: The per-row approach runs on at most this many records: beyond it, it only takes longer.
 PER_ROW_LIMIT = 20_000
 SMALL_PARTITION_RECORDS = 1_000
+#: `--sources`: the CMDB export alone, or beside a second source of as many records.
+SOURCES = (1, 2)
 HEALTH_REPEATS = 15
 
 PIPELINE_KEY = "bench.pipeline"
@@ -60,6 +64,7 @@ BIG_SEED = 6_000_001
 SMALL_SEED = 6_000_002
 #: Every partition's flow has this flow_id, so equal work hashes its mappings equally.
 BENCH_FLOW_ID = uuid.UUID("6be9c4a1-0000-4000-8000-00000000be9c")
+BENCH_FLOW_NAME = "bench"
 
 
 Progress = Callable[[str], None]
@@ -91,7 +96,7 @@ class BenchRun:
         with self.engine.begin() as conn:
             scope, _ = add_tenant(conn, key)
             flow = add_flow(
-                conn, scope, CMDB_FIELD_MAPPINGS, flow_name="bench", flow_id=BENCH_FLOW_ID
+                conn, scope, CMDB_FIELD_MAPPINGS, flow_name=BENCH_FLOW_NAME, flow_id=BENCH_FLOW_ID
             )
             register_import(conn, scope, flow, source, self.workdir / "imports")
         return Partition(scope, records)
@@ -107,7 +112,7 @@ class BenchRun:
         path = self.workdir / "next-week.csv"
         records = write_csv(path, iter_next_export(iter_cmdb_rows(seed, partition.records)))
         with self.engine.begin() as conn:
-            flow = find_flow(conn, partition.scope, "bench")
+            flow = find_flow(conn, partition.scope, BENCH_FLOW_NAME)
             register_import(conn, partition.scope, flow, path, self.workdir / "imports")
         return Partition(partition.scope, records)
 
@@ -142,6 +147,33 @@ class BenchRun:
                     " migration.cleansed_record_archive"
                 )
             )
+
+    def second_source(self, partition: Partition) -> SecondSource:
+        """A second source of the partition's size in a flow of its own, its load, cleanse
+        and inventory timed as the first source's were, then scored against its truth."""
+        scope = partition.scope
+        self.progress("second source: generate")
+        started = time.perf_counter()
+        with self.engine.begin() as conn:
+            first = find_flow(conn, scope, BENCH_FLOW_NAME)
+            path = self.workdir / "second-source.csv"
+            second_source.generate(conn, scope, first["id"], partition.records, path)
+            flow = add_flow(
+                conn,
+                scope,
+                second_source.flow_spec(),
+                flow_name=second_source.FLOW_NAME,
+                header=list(second_source.COLUMNS),
+            )
+            data_import = register_import(conn, scope, flow, path, self.workdir / "imports")
+        generation_seconds = time.perf_counter() - started
+        timings = self.run_stages(
+            "second source", partition, PIPELINE_STAGES, stages=SECOND_SOURCE_STAGES
+        )
+        self.progress("second source: precision and recall")
+        with self.engine.connect() as conn:
+            matching = second_source.score(conn, scope, first["id"], data_import["id"])
+        return SecondSource(timings, matching, generation_seconds)
 
     def small_partition_health(self, partition: Partition) -> dict:
         """Median latency of the health metrics of a small partition, and its query plan."""
@@ -191,9 +223,11 @@ FLOOR_STAGES: dict[str, Callable[[Connection, TenantScope], object]] = {
 
 #: The re-import (DESIGN 3a) runs these stages of the pipeline again on next week's export.
 REIMPORT_STAGES = ("load", "cleanse", "inventory")
+#: A second source runs the same stages on its own import (DESIGN 5).
+SECOND_SOURCE_STAGES = REIMPORT_STAGES
 
 
-def step_count() -> int:
+def step_count(sources: int = 1) -> int:
     """How many steps a run announces through `progress` (the progress bar's total)."""
     migrate_and_generate, settles, compare, done = 2, 2, 1, 1
     write_floor_steps = 2  # copy the pipeline's rows out, then write them once
@@ -201,6 +235,8 @@ def step_count() -> int:
     per_row_steps = 3  # load and cleanse through the pipeline, then the timed inventory
     small_steps = 4  # load, cleanse, inventory, then the health measurements
     reimport_steps = 1 + len(REIMPORT_STAGES)  # generate next week's export, then its stages
+    # Generate it, its stages, then its precision and recall.
+    second_source_steps = (2 + len(SECOND_SOURCE_STAGES)) * (sources - 1)
     return (
         reimport_steps
         + migrate_and_generate
@@ -211,12 +247,14 @@ def step_count() -> int:
         + write_floor_steps
         + per_row_steps
         + small_steps
+        + second_source_steps
     )
 
 
 def run_bench(
     records: int,
     *,
+    sources: int = 1,
     base_url: str | None = None,
     keep: bool = False,
     progress: Progress | None = None,
@@ -224,6 +262,8 @@ def run_bench(
     """Run the whole benchmark and return every figure as a JSON-ready dict."""
     if records < 1:
         raise BenchError(f"--records must be at least 1, got {records}")
+    if sources not in SOURCES:
+        raise BenchError(f"--sources must be one of {', '.join(map(str, SOURCES))}, got {sources}")
     progress = progress or (lambda _label: None)
     base_url = base_url or embedded.application_database_url()
     per_row_records = min(records, PER_ROW_LIMIT)
@@ -233,7 +273,7 @@ def run_bench(
         workdir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         try:
-            result = _run(BenchRun(engine, workdir, progress), records, per_row_records)
+            result = _run(BenchRun(engine, workdir, progress), records, per_row_records, sources)
         finally:
             engine.dispose()
             if not keep:
@@ -242,7 +282,7 @@ def run_bench(
     return result
 
 
-def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
+def _run(run: BenchRun, records: int, per_row_records: int, sources: int) -> dict:
     rss_start = peak_rss_mb()
     run.progress("migrate")
     engines.upgrade(run.engine)
@@ -305,6 +345,7 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
     )
     run.settle()
     small_health = run.small_partition_health(small_partition)
+    second = run.second_source(pipeline_partition) if sources == 2 else None
     run.progress("done")
     machine["load_average_at_end"] = os.getloadavg()
     return figures(
@@ -329,4 +370,5 @@ def _run(run: BenchRun, records: int, per_row_records: int) -> dict:
             "peak": peak_rss_mb(),
         },
         small_partition_records=SMALL_PARTITION_RECORDS,
+        second_source=second,
     )

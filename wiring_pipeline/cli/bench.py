@@ -18,6 +18,14 @@ from wiring_pipeline.bench.runner import STAGES, run_bench, step_count
 @click.command()
 @click.option("--records", "-n", type=int, default=100_000, show_default=True)
 @click.option(
+    "--sources",
+    type=int,
+    default=1,
+    show_default=True,
+    help="2: then a second source of as many records, 80% of them the first's machines under"
+    " other names, reconciled and scored against its truth (precision, recall).",
+)
+@click.option(
     "--json",
     "json_file",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -29,7 +37,9 @@ from wiring_pipeline.bench.runner import STAGES, run_bench, step_count
     help="Instead: the scale benchmark at N engagements (daemon ticks, nightly pass, health).",
 )
 @click.option("--keep", is_flag=True, help="Keep the benchmark database and files afterwards.")
-def bench(records: int, json_file: Path | None, tenants: int | None, keep: bool) -> None:
+def bench(
+    records: int, sources: int, json_file: Path | None, tenants: int | None, keep: bool
+) -> None:
     """Time each stage on N generated records, beside the SQL floor and the per-row approach.
 
     With --tenants N: seed N engagements and time one daemon tick of every sensor and of
@@ -45,10 +55,13 @@ def bench(records: int, json_file: Path | None, tenants: int | None, keep: bool)
         Console().print(scale_table(figures))
         return
     figures = _with_progress(
-        step_count(), lambda progress: run_bench(records, keep=keep, progress=progress)
+        step_count(sources),
+        lambda progress: run_bench(records, sources=sources, keep=keep, progress=progress),
     )
     _write(json_file, figures)
     Console().print(summary_table(figures))
+    if "second_source" in figures:
+        Console().print(reconciliation_table(figures))
     for line in summary_lines(figures):
         click.echo(line)
 
@@ -86,9 +99,7 @@ def scale_table(figures: dict) -> Table:
     for column in ("what", "figure", "target", "met"):
         table.add_column(column, justify="left" if column == "what" else "right")
     for name, target in figures["targets"].items():
-        table.add_row(
-            name, str(target["value"]), target["target"], "yes" if target["met"] else "NO"
-        )
+        table.add_row(name, str(target["value"]), target["target"], _verdict(target))
     return table
 
 
@@ -118,6 +129,37 @@ def summary_table(figures: dict) -> Table:
         f"{write_floor['seconds']:.3f}",
         f"{write_floor['rows_per_second']:,.0f}",
     )
+    return table
+
+
+def _verdict(target: dict) -> str:
+    return "yes" if target["met"] else "NO"
+
+
+def reconciliation_table(figures: dict) -> Table:
+    """The second source: its stages, then each figure of its matching beside its target."""
+    second = figures["second_source"]
+    matching = second["matching"]
+    table = Table(
+        title=f"second source, {second['total']['rows']:,} records"
+        f" ({matching['truly_shared']:,} of them the first source's machines)"
+    )
+    for column in ("what", "figure", "target", "met"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    for stage, timing in second["stages"].items():
+        table.add_row(stage, f"{timing['seconds']:.3f} s ({timing['rows_per_second']:,.0f}/s)")
+    targets = figures["targets"]
+    ratio = targets["reconciliation_inventory_vs_first"]
+    table.add_row(
+        "inventory x first source's", str(ratio["value"]), ratio["target"], _verdict(ratio)
+    )
+    for name, misses in (("precision", "false_merges"), ("recall", "missed")):
+        target = targets[f"reconciliation_{name}"]
+        value = "none" if target["value"] is None else f"{target['value']:.6f}"
+        figure = f"{value} ({matching[misses]:,} {misses.replace('_', ' ')})"
+        table.add_row(name, figure, target["target"], _verdict(target))
+    table.add_row("matched", f"{matching['matched']:,} ({matching['correct']:,} correct)")
+    table.add_row("match candidates", f"{matching['candidates']:,}")
     return table
 
 
@@ -151,6 +193,15 @@ def summary_lines(figures: dict) -> list[str]:
         "floor and pipeline tables: "
         + (f"DIFFER in {', '.join(mismatched)}" if mismatched else "identical")
     )
+    if "second_source" in figures:
+        kinds = figures["second_source"]["matching"]["kinds"]
+        lines.append(
+            "second source by kind (records: matched, correct, candidates): "
+            + "; ".join(
+                f"{kind} {k['records']:,}: {k['matched']:,}, {k['correct']:,}, {k['candidates']:,}"
+                for kind, k in kinds.items()
+            )
+        )
     for name, target in figures["targets"].items():
         verdict = "met" if target["met"] else "MISSED"
         lines.append(f"target {name}: {target['value']} (want {target['target']}) {verdict}")

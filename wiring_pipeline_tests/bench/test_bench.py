@@ -73,7 +73,14 @@ def test_bench_runs_end_to_end_and_reports_every_figure(figures, announced_steps
         "reimport_inventory_vs_first",
     }
     assert all(isinstance(t["met"], bool) for t in figures["targets"].values())
-    assert len(TARGETS) == len(figures["targets"])
+    # Every target of DESIGN 5 is reported but the reconciliation's, which need --sources 2.
+    reported = {name.rsplit("_", 1)[0] for name in TARGETS} - set(figures["targets"])
+    assert reported == {
+        "reconciliation_inventory_vs_first",
+        "reconciliation_precision",
+        "reconciliation_recall",
+    }
+    assert "second_source" not in figures
 
 
 def test_small_partition_health_is_measured_with_its_plan(figures):
@@ -144,6 +151,14 @@ def test_bad_record_count_is_refused():
     assert "at least 1" in result.output
 
 
+def test_a_source_count_other_than_one_or_two_is_refused():
+    with pytest.raises(BenchError, match="--sources must be one of 1, 2, got 3"):
+        run_bench(10, sources=3)
+    result = CliRunner().invoke(cli, ["bench", "--records", "10", "--sources", "0"])
+    assert result.exit_code == 2
+    assert "--sources must be one of 1, 2, got 0" in result.output
+
+
 def test_cli_prints_the_table_and_writes_json(server_urls, tmp_path):
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(cli, ["bench", "--records", "40", "--json", str(out)])
@@ -151,8 +166,60 @@ def test_cli_prints_the_table_and_writes_json(server_urls, tmp_path):
     assert "x floor" in result.output and "inventory" in result.output
     assert "write floor" in result.output and "end_to_end_vs_write_floor" in result.output
     assert "floor and pipeline tables: identical" in result.output
+    assert "second source" not in result.output and "reconciliation" not in result.output
     written = json.loads(out.read_text())
     assert written["records"] == 40 and written["per_row_records"] == 40
+    assert "second_source" not in written
+
+
+@pytest.fixture(scope="module")
+def two_sources(server_urls) -> tuple[dict, list[str]]:
+    steps: list[str] = []
+    return run_bench(RECORDS, sources=2, progress=steps.append), steps
+
+
+def test_two_sources_add_the_reconciliation_and_its_targets(two_sources):
+    figures, steps = two_sources
+    assert len(steps) == step_count(2) == step_count() + 5
+    json.dumps(figures)
+    second = figures["second_source"]
+    assert set(second["stages"]) == {"load", "cleanse", "inventory"}
+    assert all(t["rows"] == RECORDS and t["seconds"] > 0 for t in second["stages"].values())
+    matching = second["matching"]
+    assert matching["records"] == RECORDS and matching["truly_shared"] == round(0.8 * RECORDS)
+    assert matching["false_merges"] == 0 and matching["precision"] == 1.0
+    assert matching["recall"] >= 0.98
+    targets = figures["targets"]
+    for name in ("precision", "recall"):
+        assert targets[f"reconciliation_{name}"]["value"] == matching[name]
+        assert targets[f"reconciliation_{name}"]["met"] is True
+    ratio = targets["reconciliation_inventory_vs_first"]
+    assert ratio["value"] == second["inventory_vs_first"] > 0
+    assert ratio["met"] is (ratio["value"] <= TARGETS["reconciliation_inventory_vs_first_max"])
+    # Every target of the one-source run is there beside them.
+    assert len(targets) == len(TARGETS)
+
+
+def test_cli_passes_sources_and_prints_the_reconciliation(two_sources, monkeypatch, tmp_path):
+    figures, _ = two_sources
+    asked = {}
+
+    def recorded_run(records, **options):
+        asked.update(options, records=records)
+        return figures
+
+    monkeypatch.setattr("wiring_pipeline.cli.bench.run_bench", recorded_run)
+    out = tmp_path / "bench.json"
+    command = ["bench", "--records", str(RECORDS), "--sources", "2", "--json", str(out)]
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0, result.output
+    assert (asked["records"], asked["sources"]) == (RECORDS, 2)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(figures))
+    assert "second source, 300 records (240 of them the first source's machines)" in result.output
+    for row in ("inventory x first source's", "precision", "recall", "match candidates"):
+        assert row in result.output
+    assert "target reconciliation_recall:" in result.output
+    assert "second source by kind" in result.output
 
 
 # --- the floor and the per-row approach do the pipeline's work ------------------------------
