@@ -151,18 +151,20 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
         # updates all have a key it has) and it looks only at the source rows there were.
         if data_import.is_latest and not data_import.is_partial:
             _retire(conn, params, confirmed=data_import.retirement_confirmed)
-        conn.execute(text(writes.MATCH_SQL), params)
+        incoming = conn.execute(text(writes.MATCH_SQL), params).rowcount
         conn.execute(text(f"ANALYZE {writes.INCOMING}"))
+        # About as many source rows are written or moved; a large import then plans the
+        # matching and the derivation without nested loops (their CTEs estimate one row).
+        refresh_after_bulk_write(conn, "asset_sources", incoming)
         if conn.execute(text(reconcile.OTHER_SOURCES_SQL), params).scalar():
             conn.execute(text(reconcile.RECONCILE_SQL), params)
         conn.execute(text(writes.UPDATE_SQL), params)
         conn.execute(text(writes.HISTORY_SQL), params)
         created = conn.execute(text(writes.CREATE_SQL), params).rowcount
-        sources = conn.execute(text(reconcile.SOURCES_SQL), params).rowcount
+        conn.execute(text(reconcile.SOURCES_SQL), params)
         conn.execute(text(reconcile.CANDIDATES_SQL), params)
         conn.execute(text(reconcile.DERIVE_SQL), params)
         refresh_after_bulk_write(conn, "assets", created)
-        refresh_after_bulk_write(conn, "asset_sources", sources)
     # Held retirements a person has confirmed since their import was applied.
     for confirmed in conn.execute(
         text(reconcile.CONFIRMED_RETIREMENTS_SQL), scope.as_params()
