@@ -1,9 +1,10 @@
 """The floor: the benchmark's input processed by hand-written set-based SQL, nothing else.
 
 Each stage is the least work PostgreSQL can do to reach the same final tables as the
-pipeline: the server parses the CSV (COPY), one UPDATE writes the summaries, one
-INSERT … SELECT creates the inventory assets and feeds the UPDATE … FROM that links the
-raw records back, and one statement counts the metrics. After each bulk write it
+pipeline: the server parses the CSV (COPY), one INSERT … SELECT archives the cleansed
+values and verdicts, one INSERT … SELECT creates the inventory assets and feeds the
+UPDATE … FROM that links the raw records back with their summaries, and one statement
+counts the metrics. After each bulk write it
 refreshes the planner statistics by the pipeline's own rule, so both pay for that alike.
 
 It handles the benchmark's input only (a well-formed CSV of one pending import, no row the
@@ -139,49 +140,38 @@ _CLEANSE_SQL = text(
                NULLIF(lower(btrim(r.raw_data ->> :key)), '') AS identity_key
         FROM migration.raw_import_records r
         CROSS JOIN LATERAL (SELECT {_CLEANED}) v
-        WHERE {_R_SCOPE} AND r.cleansed_data IS NULL
-    ), archived AS (
-        INSERT INTO migration.cleansed_record_archive
-            (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
-             field_mappings_version_id, cleansed_at, identity_key)
-        SELECT id, :client_account_id, :engagement_id, cleansed_values, :version_id, now(),
-               identity_key
-        FROM source
+        WHERE {_R_SCOPE} AND NOT r.is_processed AND NOT EXISTS (
+            SELECT 1 FROM migration.cleansed_record_archive c
+            WHERE {tenant_filter("c")} AND c.raw_import_record_id = r.id)
     ), judged AS (
         SELECT x.*, first_value(x.row_number) OVER (
                         PARTITION BY x.identity_key, cardinality(x.missing) = 0
                         ORDER BY x.row_number) AS first_row
         FROM (SELECT s.*, array_remove(ARRAY[{_MISSING}]::text[], NULL) AS missing
               FROM source s) AS x
-    ), verdict AS (
-        SELECT j.*, CASE
-            WHEN cardinality(j.missing) > 0 THEN
-                'Rejected: missing critical field(s): ' || array_to_string(j.missing, ', ')
-            WHEN j.first_row <> j.row_number THEN
-                format('Rejected: duplicate key %L (first at row %s)', j.identity_key, j.first_row)
-            END AS note
-        FROM judged j
     )
-    UPDATE migration.raw_import_records r
-    SET cleansed_data = jsonb_build_object(
-            'status', CASE WHEN v.note IS NULL THEN 'cleansed' ELSE 'rejected' END,
-            'field_count', (SELECT count(*) FROM jsonb_object_keys(v.cleansed_values)),
-            'has_critical_fields', cardinality(v.missing) = 0,
-            'cleansed_at', now()),
-        is_processed = v.note IS NOT NULL,
-        processed_at = CASE WHEN v.note IS NOT NULL THEN now() END,
-        processing_notes = v.note
-    FROM verdict v
-    WHERE {_R_SCOPE} AND r.id = v.id
+    INSERT INTO migration.cleansed_record_archive
+        (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
+         field_mappings_version_id, cleansed_at, identity_key, verdict, field_count,
+         has_critical_fields)
+    SELECT id, :client_account_id, :engagement_id, cleansed_values, :version_id, now(),
+           identity_key,
+           CASE WHEN cardinality(missing) > 0 THEN
+                    'missing critical field(s): ' || array_to_string(missing, ', ')
+                WHEN first_row <> row_number THEN
+                    format('duplicate key %L (first at row %s)', identity_key, first_row)
+                END,
+           (SELECT count(*) FROM jsonb_object_keys(cleansed_values)), cardinality(missing) = 0
+    FROM judged
     """
 )
 
 
 def cleanse(conn: Connection, scope: TenantScope) -> int:
-    """One INSERT … SELECT of the cleansed values that feeds the one UPDATE of the summaries.
+    """One INSERT … SELECT of the cleansed values and verdicts into the archive (DESIGN 1:
+    the raw records get their summary with their link).
 
-    The benchmark's mappings are known, so the expressions are fixed; the summary is read
-    back from what was archived instead of being computed twice.
+    The benchmark's mappings are known, so the expressions are fixed.
     """
     flow = _flow(conn, scope)
     cleansed = conn.execute(
@@ -221,20 +211,28 @@ _INVENTORY_SQL = text(
         JOIN migration.cleansed_record_archive c
           ON {tenant_filter("c")}
          AND c.raw_import_record_id = r.id
-        WHERE {_R_SCOPE} AND NOT r.is_processed AND r.cleansed_data ->> 'status' = 'cleansed'
+        WHERE {_R_SCOPE} AND NOT r.is_processed AND c.verdict IS NULL
         RETURNING id, raw_import_records_id, name
     )
     UPDATE migration.raw_import_records r
     SET asset_id = n.id, is_processed = true, processed_at = now(),
-        processing_notes = 'Linked to: ' || n.name
-    FROM created n
-    WHERE {_R_SCOPE} AND r.id = n.raw_import_records_id
+        processing_notes = CASE WHEN n.id IS NULL THEN 'Rejected: ' || c.verdict
+                                ELSE 'Linked to: ' || n.name END,
+        cleansed_data = jsonb_build_object(
+            'status', CASE WHEN c.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
+            'field_count', c.field_count, 'has_critical_fields', c.has_critical_fields,
+            'cleansed_at', c.cleansed_at)
+    FROM migration.cleansed_record_archive c
+    LEFT JOIN created n ON n.raw_import_records_id = c.raw_import_record_id
+    WHERE {_R_SCOPE} AND {tenant_filter("c")} AND r.id = c.raw_import_record_id
+      AND NOT r.is_processed
     """
 )
 
 
 def build_inventory(conn: Connection, scope: TenantScope) -> int:
-    """INSERT … SELECT … RETURNING the assets, feeding UPDATE … FROM of the links: one statement."""
+    """INSERT … SELECT … RETURNING the assets, feeding the UPDATE … FROM that links (or
+    rejects) each record with its summary: one statement."""
     flow = _flow(conn, scope)
     mappings = dict(flow.field_mappings)
     created = conn.execute(

@@ -43,7 +43,8 @@ def _projections(p: str) -> dict[str, str]:
                replace(c.cleansed_values::text, f.field_mappings_version_id::text, '<version>')
                    AS cleansed_values,
                c.field_mappings_version_id IS NOT DISTINCT FROM f.field_mappings_version_id
-                   AS version_of_flow
+                   AS version_of_flow,
+               c.verdict, c.field_count, c.has_critical_fields
         FROM migration.cleansed_record_archive c
         JOIN migration.raw_import_records r
           ON {tenant_filter("r", p)}

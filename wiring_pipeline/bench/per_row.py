@@ -1,11 +1,11 @@
 """The source plan's inventory step as it was written, kept only to be measured against.
 
 Phase 1 of the plan creates one ORM object per inventory asset, `session.add`s each,
-flushes, then `refresh`es every asset (one SELECT per asset) to read back what the
-database generated, and finally links the raw records with one executemany UPDATE of
-bound parameters. It ends with the same assets and links as the pipeline; the difference
-is that every asset costs round trips and Python objects, which is what the benchmark
-puts a number on.
+flushes, then `refresh`es every asset (one SELECT per asset) to read back what the database
+generated, and finally links the raw records, each with its cleansed summary (DESIGN 1),
+with one executemany UPDATE of bound parameters. It ends with the same assets and links as
+the pipeline; the difference is that every asset costs round trips and Python objects, which
+is what the benchmark puts a number on.
 """
 
 from __future__ import annotations
@@ -36,14 +36,20 @@ class InventoryAsset(_Base):
 
 _CONVERT = {"integer": int, "number": Decimal}
 
-_OPEN_CLEANSED = text(
+#: The records the cleansing judged, each with the summary its raw record gets.
+_OPEN_JUDGED = text(
     f"""
-    SELECT r.id, r.raw_data, c.cleansed_values::text AS cleansed_values, c.identity_key
+    SELECT r.id, r.raw_data, c.cleansed_values::text AS cleansed_values, c.identity_key,
+           c.verdict,
+           jsonb_build_object(
+               'status', CASE WHEN c.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
+               'field_count', c.field_count, 'has_critical_fields', c.has_critical_fields,
+               'cleansed_at', c.cleansed_at) AS summary
     FROM migration.raw_import_records r
     JOIN migration.cleansed_record_archive c
       ON {tenant_filter("c")}
      AND c.raw_import_record_id = r.id
-    WHERE {OPEN_RECORD_SQL} AND r.cleansed_data ->> 'status' = 'cleansed'
+    WHERE {OPEN_RECORD_SQL}
     ORDER BY r.row_number
     """
 )
@@ -63,8 +69,20 @@ def build_inventory(conn: Connection, scope: TenantScope) -> int:
     mappings_hash = field_mappings_hash(flow.flow_id, mappings)
     session = Session(bind=conn)
     created = []
+    summaries = {}
     now = datetime.now(timezone.utc)  # the plan's model sets its timestamps in Python
-    for record in conn.execute(_OPEN_CLEANSED, scope.as_params()):
+    rejected = []  # linked to nothing, marked with their reason
+    for record in conn.execute(_OPEN_JUDGED, scope.as_params()):
+        if record.verdict is not None:
+            rejected.append(
+                {
+                    "rid": record.id,
+                    "aid": None,
+                    "notes": f"Rejected: {record.verdict}",
+                    "summary": record.summary,
+                }
+            )
+            continue
         values = json.loads(record.cleansed_values, parse_float=Decimal)
         asset = InventoryAsset(
             client_account_id=scope.client_account_id,
@@ -97,10 +115,11 @@ def build_inventory(conn: Connection, scope: TenantScope) -> int:
         )
         session.add(asset)
         created.append(asset)
+        summaries[record.id] = record.summary
     session.flush()
     for asset in created:
         session.refresh(asset)
-    if created:
+    if created or rejected:
         session.execute(
             update(raw_import_records)
             .where(
@@ -112,11 +131,18 @@ def build_inventory(conn: Connection, scope: TenantScope) -> int:
                 is_processed=True,
                 processed_at=now,
                 processing_notes=bindparam("notes"),
+                cleansed_data=bindparam("summary"),
             ),
             [
-                {"rid": a.raw_import_records_id, "aid": a.id, "notes": f"Linked to: {a.name}"}
+                {
+                    "rid": a.raw_import_records_id,
+                    "aid": a.id,
+                    "notes": f"Linked to: {a.name}",
+                    "summary": summaries[a.raw_import_records_id],
+                }
                 for a in created
-            ],
+            ]
+            + rejected,
         )
     session.expunge_all()
     return len(created)

@@ -1,18 +1,17 @@
 """The write floor: the pipeline's final rows of a partition, written once with binary COPY.
 
-The SQL floor (`floor.py`) repeats the pipeline's passes by hand, so it pays what they
-pay: each raw record is written by the load, rewritten by the cleansing and again by the
-link. The write floor is what leaving the same rows behind costs at the least: every
-final row of the partition written once, in PostgreSQL's binary COPY format, into empty
-tables with the same columns, defaults, constraints and indexes (`LIKE … INCLUDING ALL`;
-foreign keys are not copied by LIKE), in one transaction, commit included. The
-pipeline's end to end over this time says how far it is from the physical cost of its
-output.
+The SQL floor (`floor.py`) repeats the pipeline's passes by hand, so it pays what they pay:
+each raw record is written by the load and rewritten by the link (DESIGN 1). The write floor
+is what leaving the same rows behind costs at the least: every final row of the partition
+(its source rows, candidates and conflicts included) written once, in PostgreSQL's binary
+COPY format, into empty tables with the same columns, defaults, constraints and indexes
+(`LIKE … INCLUDING ALL`; foreign keys are not copied by LIKE), in one transaction, commit
+included. The pipeline's end to end over this time says how far it is from the physical cost
+of its output.
 
-The rows travel through files under the benchmark's working directory, block by block,
-so a partition of a million records (1-2 GB of COPY data) never sits in this process's
-memory. Only the write is timed: copying out, creating the tables and dropping them are
-set-up.
+The rows travel through files under the benchmark's working directory, block by block, so a
+partition of a million records (1-2 GB of COPY data) never sits in this process's memory.
+Only the write is timed: copying out, creating the tables and dropping them are set-up.
 """
 
 from __future__ import annotations
@@ -33,6 +32,9 @@ TABLES = (
     "raw_import_records",
     "cleansed_record_archive",
     "assets",
+    "asset_sources",
+    "match_candidates",
+    "asset_conflicts",
     "import_rejected_rows",
     "asset_history",
     "wiring_health_snapshots",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from sqlalchemy import create_engine, inspect, text
@@ -19,7 +20,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         engines.upgrade(engine)
-        assert engines.current_revision(engine) == "0017_retirement_guard"
+        assert engines.current_revision(engine) == "0018_verdict_in_archive"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         engines.downgrade(engine, "base")
@@ -33,7 +34,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         engines.upgrade(engine)
-        assert engines.current_revision(engine) == "0017_retirement_guard"
+        assert engines.current_revision(engine) == "0018_verdict_in_archive"
     finally:
         engine.dispose()
 
@@ -190,5 +191,82 @@ def test_every_existing_keyed_asset_gets_its_source_row(fresh_database):
             ("key-0", "new", "VMWARE421A", "web01", "web01.corp.example", True),
             ("key-1", "new", None, None, None, True),  # a placeholder serial, no host name
         ]
+    finally:
+        engine.dispose()
+
+
+def test_the_verdicts_move_to_the_archive_and_back(fresh_database):
+    """0018 copies each archived record's verdict from its raw record and forgets the values of
+    records waiting to be cleansed again; its downgrade gives a record still waiting for the
+    inventory the summary the old cleansing wrote."""
+    engine = create_engine(fresh_database())
+    summary = {"status": "rejected", "field_count": 2, "has_critical_fields": False,
+               "cleansed_at": "2026-12-01T00:00:00+00:00"}  # fmt: skip
+    try:
+        engines.upgrade(engine, "0017_retirement_guard")
+        with engine.begin() as conn:
+            tenant = conn.execute(
+                text(
+                    """
+                    WITH c AS (INSERT INTO migration.client_accounts (slug, name, created_at)
+                               VALUES ('acme', 'Acme', now()) RETURNING id)
+                    INSERT INTO migration.engagements (client_account_id, slug, name, created_at)
+                    SELECT id, 'old', 'Old', now() FROM c RETURNING client_account_id, id
+                    """
+                )
+            ).one()
+            for n, (cleansed, processed, notes) in enumerate(
+                [
+                    ({**summary, "status": "cleansed", "has_critical_fields": True}, False, None),
+                    (summary, True, "Rejected: missing critical field(s): name"),
+                    (None, False, None),  # re-queued: its archived values are stale
+                ]
+            ):
+                conn.execute(
+                    text(
+                        """
+                        WITH r AS (INSERT INTO migration.raw_import_records
+                                       (client_account_id, engagement_id, row_number, raw_data,
+                                        cleansed_data, is_processed, processing_notes, created_at)
+                                   VALUES (:c, :e, :n, '{}', CAST(:cleansed AS jsonb),
+                                           :processed, :notes, now()) RETURNING id)
+                        INSERT INTO migration.cleansed_record_archive
+                            (raw_import_record_id, client_account_id, engagement_id,
+                             cleansed_values, cleansed_at)
+                        SELECT r.id, :c, :e, '{}', now() FROM r
+                        """
+                    ),
+                    {"c": tenant.client_account_id, "e": tenant.id, "n": n,
+                     "cleansed": json.dumps(cleansed) if cleansed else None,
+                     "processed": processed, "notes": notes},
+                )  # fmt: skip
+        engines.upgrade(engine)
+        archived = (
+            "SELECT r.row_number, c.verdict, c.field_count, c.has_critical_fields"
+            " FROM migration.cleansed_record_archive c"
+            " JOIN migration.raw_import_records r ON r.id = c.raw_import_record_id"
+            " ORDER BY r.row_number"
+        )
+        with engine.connect() as conn:
+            assert [tuple(row) for row in conn.execute(text(archived))] == [
+                (0, None, 2, True),
+                (1, "missing critical field(s): name", 2, False),
+            ]
+            # Under the new contract the record waiting for the inventory has no summary.
+            conn.execute(
+                text("UPDATE migration.raw_import_records SET cleansed_data = NULL"
+                     " WHERE row_number = 0")
+            )  # fmt: skip
+            conn.commit()
+        engines.downgrade(engine, "0017_retirement_guard")
+        with engine.connect() as conn:
+            waiting = conn.execute(
+                text(
+                    "SELECT cleansed_data, is_processed FROM migration.raw_import_records"
+                    " WHERE row_number = 0"
+                )
+            ).one()
+        assert waiting.cleansed_data["status"] == "cleansed" and not waiting.is_processed
+        assert waiting.cleansed_data["field_count"] == 2
     finally:
         engine.dispose()

@@ -2,13 +2,16 @@
 
 The cleansing runs inside PostgreSQL, one statement per flow of the partition: the flow's
 mappings become one expression per target field (`values.py`), so a million records never
-travel to Python and back. Each record gets the plan's minimal summary in `cleansed_data`;
-the full cleansed values go to `cleansed_record_archive`, where the inventory step reads
-them. A record missing a critical field is rejected there and then: processed, with no
-asset and a `Rejected:` note saying which fields are missing. A cell that does not parse is
-left out of the values and kept under `_invalid` in the archive as `{"value", "reason"}`
-(the raw record keeps the source text either way); the result counts them by field and
-reason.
+travel to Python and back. It writes only the archive, `cleansed_record_archive`: each
+record's full cleansed values and its verdict (cleansed, or rejected and why). The raw
+record itself is not touched here: the inventory step writes its minimal summary with the
+link or the rejection, in its one UPDATE of the record (DESIGN 1), so a record is written
+twice in all (load, link) and a run stopped between the two steps leaves it as loaded.
+
+A record missing a critical field is rejected: it gets no asset, and its note will say which
+fields are missing. A cell that does not parse is left out of the values and kept under
+`_invalid` in the archive as `{"value", "reason"}` (the raw record keeps the source text
+either way); the result counts them by field and reason.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from wiring_pipeline.domain.cleansing.values import (
 )
 from wiring_pipeline.domain.contract.fields import CRITICAL_FIELDS, INVENTORY_FIELDS
 from wiring_pipeline.domain.contract.flow_spec import UNITS, ordered_mappings
-from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL, REJECTED_PREFIX
+from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL, UNCLEANSED_SQL
 from wiring_pipeline.domain.core.statistics import refresh_after_bulk_write
 from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
 
@@ -91,13 +94,13 @@ def cleanse_statement(
     One pass over the records: each cell is extracted, cleaned and typed once (`OFFSET 0`
     keeps each step a subquery of its own: merged, a value would be computed again at every
     place the next step uses it), then judged; the rows are materialised only once typed.
-    The judged rows then feed the archive (full values, `_invalid` aside) and the
-    minimal summary on the raw record, so no record is read back from the archive. Target
+    The judged rows then feed the archive: full values (`_invalid` aside), the verdict as the
+    record's note will give it, and what its summary needs. Target
     fields come from `INVENTORY_FIELDS` (validated when the flow was added) and are the only
     names spliced into the SQL; source column names are bound parameters. The first row of
     each identity key is found by grouping (a hash, not a sort of whole records). The
     statement returns the archived count, the invalid values counted by `field: reason`, and
-    the records summarised counted by verdict (NULL: cleansed).
+    the records archived counted by verdict (NULL: cleansed).
 
     `sql_json` (PostgreSQL 16+) builds the values with `JSON_OBJECT(… ABSENT ON NULL)`,
     which leaves absent values out as it goes and looks up each value's type once per
@@ -154,7 +157,7 @@ def cleanse_statement(
         SELECT id, data_import_id, row_number, identity_key, {cleaned}
         FROM (SELECT r.id, r.data_import_id, r.row_number, {key_sql} AS identity_key, {extracted}
               FROM {FLOW_RECORDS_SQL}
-              WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
+              WHERE {OPEN_RECORD_SQL} AND {UNCLEANSED_SQL}
               OFFSET 0) AS extracted
         OFFSET 0
     ), typed AS MATERIALIZED (
@@ -179,29 +182,19 @@ def cleanse_statement(
     ), archived AS (
         INSERT INTO migration.cleansed_record_archive
             (raw_import_record_id, client_account_id, engagement_id, cleansed_values,
-             field_mappings_version_id, cleansed_at, identity_key)
+             field_mappings_version_id, cleansed_at, identity_key, verdict, field_count,
+             has_critical_fields)
         SELECT id, :client_account_id, :engagement_id,
                CASE WHEN invalid = '{{}}'::jsonb THEN cleansed_values
                     ELSE cleansed_values || jsonb_build_object('_invalid', invalid) END,
-               :version_id, now(), identity_key
+               :version_id, now(), identity_key,
+               CASE WHEN verdict = 'duplicate key'
+                    THEN format('duplicate key %L (first at row %s)',
+                                replace(identity_key, chr(31), ' | '), first_row)
+                    ELSE verdict END,
+               field_count, missing = ''
         FROM judged
         RETURNING 1
-    ), summarised AS (
-        UPDATE migration.raw_import_records r
-        SET cleansed_data = jsonb_build_object(
-                'status', CASE WHEN j.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
-                'field_count', j.field_count,
-                'has_critical_fields', j.missing = '',
-                'cleansed_at', now()),
-            is_processed = j.verdict IS NOT NULL,
-            processed_at = CASE WHEN j.verdict IS NOT NULL THEN now() END,
-            processing_notes = '{REJECTED_PREFIX}' || CASE WHEN j.verdict = 'duplicate key'
-                THEN format('duplicate key %L (first at row %s)',
-                            replace(j.identity_key, chr(31), ' | '), j.first_row)
-                ELSE j.verdict END
-        FROM judged j
-        WHERE {tenant_filter("r")} AND r.id = j.id
-        RETURNING j.verdict
     )
     SELECT (SELECT count(*) FROM archived) AS archived,
            (SELECT jsonb_object_agg(label, values) FROM (
@@ -209,7 +202,7 @@ def cleanse_statement(
                 FROM judged, jsonb_each(judged.invalid) AS i
                 GROUP BY 1) AS counted) AS invalid,
            (SELECT jsonb_object_agg(coalesce(verdict, ''), records) FROM (
-                SELECT verdict, count(*) AS records FROM summarised GROUP BY 1) AS by_verdict)
+                SELECT verdict, count(*) AS records FROM judged GROUP BY 1) AS by_verdict)
                AS verdicts
     """,
         sources | constant_binds | key_binds if sources or constant_binds else {},
@@ -246,14 +239,16 @@ def _sized(value: str, target: str, converted: bool) -> str:
     return f"trim_scale(round(({value}) * f_{target}, 6))"
 
 
-#: Archived values of one flow's records about to be cleansed again (re-queued by the
-#: backfill): removed first, so the cleansing inserts plainly instead of probing the archive
-#: for a conflict on every record.
+#: Archived values of one flow's open records that an earlier spec of the flow judged (its
+#: mappings changed since, or the record was re-queued): removed first, so they are
+#: cleansed again and the cleansing inserts plainly instead of probing the archive for a
+#: conflict on every record.
 _CLEAR_STALE_ARCHIVE_SQL = f"""
 DELETE FROM migration.cleansed_record_archive c
 USING {FLOW_RECORDS_SQL}
 WHERE {tenant_filter("c")} AND c.raw_import_record_id = r.id
-  AND {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
+  AND {OPEN_RECORD_SQL}
+  AND c.field_mappings_version_id IS DISTINCT FROM CAST(:version_id AS uuid)
 """
 
 
@@ -311,7 +306,7 @@ def cleanse_open_records(conn: Connection, scope: TenantScope) -> CleansingResul
         text(
             f"""
             SELECT count(*) FROM migration.raw_import_records r
-            WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL
+            WHERE {OPEN_RECORD_SQL} AND {UNCLEANSED_SQL}
             """
         ),
         scope.as_params(),

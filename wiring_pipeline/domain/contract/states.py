@@ -35,6 +35,12 @@ OPEN_RECORD_SQL = f"""{UNLINKED_RECORD_SQL}
         WHERE {tenant_filter("a")} AND a.raw_import_records_id = r.id)
 """
 
+#: Open records with nothing in the archive: not cleansed yet (the cleansing removes the
+#: archived values an earlier spec of the flow gave first, so what is left is current).
+UNCLEANSED_SQL = f"""NOT EXISTS (
+        SELECT 1 FROM migration.cleansed_record_archive c
+        WHERE {tenant_filter("c")} AND c.raw_import_record_id = r.id)"""
+
 #: `data_imports.status` of an import whose rows are in the partition (the others are
 #: `pending`, not read yet, and `failed`, never to be read).
 LOADED_IMPORT = "loaded"

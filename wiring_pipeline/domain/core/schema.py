@@ -195,6 +195,11 @@ cleansed_record_archive = Table(
     Column("field_mappings_version_id", Uuid),
     Column("cleansed_at", DateTime(timezone=True), nullable=False),
     Column("identity_key", Text),
+    #: NULL: cleansed; otherwise why the cleansing rejected the record (its note says so
+    #: once the inventory step has written it, with the summary, DESIGN 1).
+    Column("verdict", Text),
+    Column("field_count", Integer),
+    Column("has_critical_fields", Boolean),
 )
 
 wiring_health_snapshots = Table(

@@ -198,19 +198,28 @@ def list_flows(conn: Connection, scope: TenantScope) -> list[dict]:
     return listed
 
 
-#: Records of one flow that its previous spec judged and no asset holds: open (cleansed,
-#: waiting for the inventory) or rejected in cleansing. Queued again for the new spec.
+#: Records of one flow that its previous spec judged and no asset holds, queued again for
+#: the new spec: those it rejected are opened again, and those still waiting for the
+#: inventory need nothing (their archived values are of the old spec: the cleansing
+#: replaces them). Counts both.
 _REQUEUE_SQL = text(
     f"""
-    UPDATE migration.raw_import_records r
-    SET cleansed_data = NULL, is_processed = false, processed_at = NULL,
-        processing_notes = NULL
-    FROM migration.data_imports d
-    WHERE {tenant_filter("r")} AND {tenant_filter("d")}
-      AND d.id = r.data_import_id AND d.discovery_flow_id = :flow_row_id
-      AND r.asset_id IS NULL AND r.superseded_by IS NULL
-      AND r.cleansed_data IS NOT NULL
-      AND (NOT r.is_processed OR r.processing_notes LIKE '{REJECTED_PREFIX}%')
+    WITH judged AS (
+        SELECT r.id, r.is_processed FROM migration.raw_import_records r
+        JOIN migration.data_imports d
+          ON {tenant_filter("d")} AND d.id = r.data_import_id AND d.discovery_flow_id = :flow_row_id
+        JOIN migration.cleansed_record_archive c
+          ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
+        WHERE {tenant_filter("r")} AND r.asset_id IS NULL AND r.superseded_by IS NULL
+          AND (NOT r.is_processed OR r.processing_notes LIKE '{REJECTED_PREFIX}%')
+    ), reopened AS (
+        UPDATE migration.raw_import_records r
+        SET cleansed_data = NULL, is_processed = false, processed_at = NULL,
+            processing_notes = NULL
+        FROM judged j
+        WHERE {tenant_filter("r")} AND r.id = j.id AND j.is_processed
+    )
+    SELECT count(*) FROM judged
     """
 )
 
@@ -270,7 +279,7 @@ def update_flow(
         .returning(*discovery_flows.c)
     ).one()
     requeued = conn.execute(_REQUEUE_SQL, {**scope.as_params(), "flow_row_id": flow["id"]})
-    return dict(row._mapping), requeued.rowcount
+    return dict(row._mapping), requeued.scalar_one()
 
 
 #: What a flow describes now: its current source rows (DESIGN 3e), and its legacy assets

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, text, update
 
 from wiring_pipeline.domain.contract.flow_spec import FlowSpec
-from wiring_pipeline.domain.contract.states import REJECTED_PREFIX
 from wiring_pipeline.domain.core.schema import data_imports
 from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
 from wiring_pipeline.domain.ingest.registry import DISCARDED
@@ -147,15 +146,15 @@ _VERDICTS_SQL = text(
     FROM migration.import_rejected_rows x
     WHERE {tenant_filter("x")} AND x.data_import_id = :id
     UNION ALL
-    SELECT r.row_number, 1, substr(r.processing_notes, {len(REJECTED_PREFIX) + 1}),
+    SELECT r.row_number, 1, a.verdict,
            ARRAY(SELECT k.name FROM jsonb_array_elements_text(CAST(:key_columns AS jsonb))
                      WITH ORDINALITY AS k(name, n)
                  WHERE NULLIF(btrim(r.raw_data ->> k.name), '') IS NULL ORDER BY k.n),
            NULL, NULL, NULL
     FROM migration.raw_import_records r
-    WHERE {tenant_filter("r")} AND r.data_import_id = :id
-      AND r.is_processed AND r.asset_id IS NULL
-      AND r.processing_notes LIKE '{REJECTED_PREFIX}%'
+    JOIN migration.cleansed_record_archive a
+      ON {tenant_filter("a")} AND a.raw_import_record_id = r.id
+    WHERE {tenant_filter("r")} AND r.data_import_id = :id AND a.verdict IS NOT NULL
     UNION ALL
     SELECT r.row_number, 2, i.value ->> 'reason', NULL, i.key, i.value ->> 'value',
            (SELECT c.name FROM jsonb_array_elements_text(CAST(:columns_of AS jsonb) -> i.key)

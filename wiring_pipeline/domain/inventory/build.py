@@ -8,8 +8,10 @@ connection the caller owns, as set-based statements (`writes.py`):
    records whose identity key matches an asset of their flow update it in place (history
    kept), the others create assets, and a full export retires the assets it no longer has;
    what it did is noted in a transaction-local table, emptied as each build starts;
-2. `link_raw_records` points each of those records at its asset (UPDATE … FROM) and marks
-   the records they replaced as superseded.
+2. `link_raw_records` points each of those records at its asset (UPDATE … FROM), or marks
+   it rejected when the cleansing rejected it, writing its cleansed summary in the same
+   UPDATE (the record's one write after its load, DESIGN 1), and marks the records they
+   replaced as superseded.
 
 They are separate functions so that a failure between them can be staged; the caller's
 transaction makes the pair all-or-nothing. `build_inventory` runs both and refuses to
@@ -25,7 +27,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 
 from wiring_pipeline.domain.contract.metrics import HELD_RETIREMENT_SQL
-from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL, REJECTED_PREFIX
+from wiring_pipeline.domain.contract.states import (
+    OPEN_RECORD_SQL,
+    REJECTED_PREFIX,
+    UNCLEANSED_SQL,
+)
 from wiring_pipeline.domain.core.statistics import refresh_after_bulk_write
 from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
 from wiring_pipeline.domain.inventory import reconcile, writes
@@ -59,9 +65,11 @@ class InventoryResult:
     late_records: int
     #: Records of the partition that cleansing rejected (they have no asset, by design).
     rejected: int
+    #: Of them, the records this run marked rejected (with their summary and reason).
+    rejected_now: int
     #: Open records some legacy asset already names: left for the backfill to link.
     skipped_legacy_linked: int
-    #: Open records with no cleansed summary yet (their import has no flow with mappings).
+    #: Open records not cleansed yet (their import has no flow with mappings).
     skipped_uncleansed: int
     by_type: dict[str, int]
     by_environment: dict[str, int]
@@ -129,7 +137,8 @@ def _flow_params(conn: Connection, scope: TenantScope) -> dict:
 
 
 def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, int]:
-    """Apply every open import of the partition to its flow's assets; counts per change.
+    """Apply every open import of the partition to its flow's assets; counts per change,
+    and of the records the cleansing rejected (`writes.REJECTED`), noted for the link.
 
     A concurrent run that got there first makes the insert skip the record (the unique
     indexes on the raw record link and on the flow's identity key), so two runs can never
@@ -178,7 +187,7 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
         conn.execute(text(f"TRUNCATE {writes.INCOMING}, {writes.DERIVE}, {writes.CANDIDATES}"))
         _retire(conn, params, confirmed=True)
         conn.execute(text(reconcile.DERIVE_SQL), params)
-    counts = dict.fromkeys((*writes.CHANGE_KINDS, writes.HISTORY), 0)
+    counts = dict.fromkeys((*writes.CHANGE_KINDS, writes.HISTORY, writes.REJECTED), 0)
     counts.update(
         conn.execute(text(f"SELECT change, count(*) FROM {writes.CHANGES} GROUP BY change")).all()
     )
@@ -228,28 +237,31 @@ def rederive_assets(conn: Connection, scope: TenantScope, asset_ids: list | None
     return derived
 
 
-def link_raw_records(conn: Connection, scope: TenantScope) -> tuple[int, int]:
-    """Point every record this transaction applied at its asset; supersede the ones replaced.
+def link_raw_records(conn: Connection, scope: TenantScope) -> tuple[int, int, int]:
+    """Point every record this transaction applied at its asset, mark the rejected ones,
+    each with its summary; supersede the ones replaced.
 
-    Returns (records linked, records superseded).
+    Returns (records linked, records rejected, records superseded).
     """
-    linked = conn.execute(text(writes.LINK_SQL), scope.as_params()).rowcount
+    linked, rejected = conn.execute(text(writes.LINK_SQL), scope.as_params()).one()
     superseded = conn.execute(text(writes.SUPERSEDE_SQL), scope.as_params()).rowcount
-    return linked, superseded
+    return linked, rejected, superseded
 
 
 def build_inventory(conn: Connection, scope: TenantScope) -> InventoryResult:
     """Apply the partition's open imports to the inventory and link their records, or fail whole."""
     changes = write_inventory_assets(conn, scope)
-    linked, superseded = link_raw_records(conn, scope)
+    linked, rejected, superseded = link_raw_records(conn, scope)
     expected = sum(changes[kind] for kind in writes.LINKED_KINDS)
-    if linked != expected:
+    if (linked, rejected) != (expected, changes[writes.REJECTED]):
         raise InventoryLinkError(
-            f"partition {scope.partition_key!r}: wrote {expected} assets but linked "
-            f"{linked} raw records; rolling back"
+            f"partition {scope.partition_key!r}: wrote {expected} assets and noted "
+            f"{changes[writes.REJECTED]} rejected records but linked {linked} raw records "
+            f"and marked {rejected} rejected; rolling back"
         )
     late = changes.pop(writes.HISTORY)
-    return _summarise(conn, scope, changes, linked, superseded, late)
+    changes.pop(writes.REJECTED)
+    return _summarise(conn, scope, changes, linked, rejected, superseded, late)
 
 
 def _summarise(
@@ -257,6 +269,7 @@ def _summarise(
     scope: TenantScope,
     changes: dict[str, int],
     linked: int,
+    rejected_now: int,
     superseded: int,
     late: int,
 ) -> InventoryResult:
@@ -276,7 +289,7 @@ def _summarise(
                    WHERE {tenant_filter("a")}
                      AND a.raw_import_records_id = r.id)) AS skipped_legacy_linked,
               (SELECT count(*) FROM migration.raw_import_records r
-               WHERE {OPEN_RECORD_SQL} AND r.cleansed_data IS NULL) AS skipped_uncleansed
+               WHERE {OPEN_RECORD_SQL} AND {UNCLEANSED_SQL}) AS skipped_uncleansed
             """
         ),
         scope.as_params(),
@@ -320,6 +333,7 @@ def _summarise(
         superseded=superseded,
         late_records=late,
         rejected=counts.rejected,
+        rejected_now=rejected_now,
         skipped_legacy_linked=counts.skipped_legacy_linked,
         skipped_uncleansed=counts.skipped_uncleansed,
         by_type=by_type,

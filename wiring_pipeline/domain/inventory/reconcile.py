@@ -138,7 +138,7 @@ history AS (
 )
 INSERT INTO {CHANGES}
 SELECT l.id, NULL, l.raw_import_records_id, :data_import_id, '{RETIRED_PHASE}', l.name,
-       l.asset_type, l.environment
+       l.asset_type, l.environment, NULL
 FROM lone l
 """
 
@@ -429,7 +429,7 @@ SELECT i.asset_id, i.raw_import_record_id, i.previous_record_id, :data_import_id
             WHEN m.was_retired THEN 'revived'
             WHEN m.changed THEN 'updated'
             ELSE 'unchanged' END,
-       m.new_name, m.new_asset_type, m.new_environment
+       m.new_name, m.new_asset_type, m.new_environment, i.summary
 FROM {INCOMING} i JOIN matched m ON m.asset_id = i.asset_id
 WHERE {_DERIVED_RECORDS}
 """

@@ -14,9 +14,11 @@ one statement:
 * `reconcile.RETIRE_SQL` (full exports only) retires the flow's source rows whose key the
   import does not have, and the assets left with no current source.
 
-Each notes what it did in `inventory_changes`, from which `LINK_SQL` points the new records
-at their assets and `SUPERSEDE_SQL` marks the records they replaced. All of it runs in the
-caller's one transaction.
+Each notes what it did in `inventory_changes`, with the matching noting the records the
+cleansing rejected, from which `LINK_SQL` points the new records at their assets, or marks
+them rejected, each with its minimal cleansed summary (DESIGN 1: the raw record's one write
+after its load), and `SUPERSEDE_SQL` marks the records they replaced. All of it runs in
+the caller's one transaction.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from wiring_pipeline.domain.contract.states import (
     DISCOVERY_SOURCE,
     INVENTORY_PHASE,
     OPEN_RECORD_SQL,
+    REJECTED_PREFIX,
     RETIRED_PHASE,
+    UNCLEANSED_SQL,
     is_latest_import,
 )
 from wiring_pipeline.domain.core.tenancy import tenant_filter
@@ -41,6 +45,9 @@ CHANGE_KINDS = ("created", "matched", "updated", "unchanged", "retired", "revive
 HISTORY = "history"
 #: The changes whose record is linked to its asset (all but retirement).
 LINKED_KINDS = ("created", "matched", "updated", "unchanged", "revived", HISTORY)
+#: A record the cleansing rejected: processed with its reason, and no asset (its change
+#: row's `name` is the reason).
+REJECTED = "rejected"
 
 INCOMING = "pg_temp.inventory_incoming"
 CHANGES = "pg_temp.inventory_changes"
@@ -55,7 +62,7 @@ _IDENTIFIER_COLUMNS = ", ".join(f"{i.column} text" for i in IDENTIFIERS)
 START_BUILD = (
     f"CREATE TEMP TABLE IF NOT EXISTS {INCOMING.removeprefix('pg_temp.')}"
     " (raw_import_record_id uuid, identity_key text, asset_id uuid, source_id uuid,"
-    " previous_record_id uuid, multi boolean, matched_on text,"
+    " previous_record_id uuid, multi boolean, matched_on text, summary jsonb,"
     f" {_IDENTIFIER_COLUMNS}) ON COMMIT DROP",
     f"CREATE TEMP TABLE IF NOT EXISTS {DERIVE.removeprefix('pg_temp.')}"
     " (asset_id uuid) ON COMMIT DROP",
@@ -63,7 +70,7 @@ START_BUILD = (
     " (raw_import_record_id uuid, candidate_asset_id uuid, rule text, reason text) ON COMMIT DROP",
     f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES.removeprefix('pg_temp.')} (asset_id uuid,"
     " raw_import_record_id uuid, previous_record_id uuid, data_import_id uuid, change text,"
-    " name text, asset_type text, environment text) ON COMMIT DROP",
+    " name text, asset_type text, environment text, summary jsonb) ON COMMIT DROP",
     f"TRUNCATE {INCOMING}, {CHANGES}, {DERIVE}, {CANDIDATES}",
 )
 
@@ -83,25 +90,45 @@ _CUSTOM_ATTRIBUTES = f"""jsonb_build_object(
                'field_mappings_version', CAST(:version_id AS text),
                'discovered_in_phase', '{INVENTORY_PHASE}')"""
 
-#: The import's open cleansed records, each with its flow's source row of its key (and so
-#: its asset), if any, whether other sources describe that asset too, and its identifiers.
+#: The record's summary as its raw record keeps it once processed (DESIGN 1).
+_SUMMARY = """jsonb_build_object(
+           'status', CASE WHEN c.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
+           'field_count', c.field_count, 'has_critical_fields', c.has_critical_fields,
+           'cleansed_at', c.cleansed_at)"""
+
+#: The import's open records that its flow's current spec cleansed. The rejected ones are
+#: noted for the link; each cleansed one is matched with its flow's source row of its key
+#: (and so its asset), if any, with whether other sources describe that asset too, and its
+#: identifiers. The archive is read once: the judged rows keep only the narrow columns.
 MATCH_SQL = f"""
+WITH judged AS MATERIALIZED (
+    SELECT r.id, c.identity_key, c.verdict, {_SUMMARY} AS summary,
+           {", ".join(f"{i.normalised('c.cleansed_values')} AS {i.column}" for i in IDENTIFIERS)}
+    FROM migration.raw_import_records r
+    JOIN migration.cleansed_record_archive c
+      ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
+    WHERE {OPEN_RECORD_SQL} AND r.data_import_id = :data_import_id
+      AND c.field_mappings_version_id IS NOT DISTINCT FROM CAST(:version_id AS uuid)
+),
+rejected AS (
+    INSERT INTO {CHANGES} (raw_import_record_id, data_import_id, change, name, summary)
+    SELECT j.id, :data_import_id, '{REJECTED}', j.verdict, j.summary
+    FROM judged j WHERE j.verdict IS NOT NULL
+)
 INSERT INTO {INCOMING}
     (raw_import_record_id, identity_key, asset_id, source_id, previous_record_id, multi,
-     {", ".join(i.column for i in IDENTIFIERS)})
-SELECT r.id, c.identity_key, s.asset_id, s.id, s.raw_import_record_id,
+     summary, {", ".join(i.column for i in IDENTIFIERS)})
+SELECT j.id, j.identity_key, s.asset_id, s.id, s.raw_import_record_id,
        s.id IS NOT NULL AND EXISTS (
            SELECT 1 FROM migration.asset_sources o
            WHERE {tenant_filter("o")} AND o.asset_id = s.asset_id
              AND o.discovery_flow_id <> :flow_row_id AND o.current_phase = 'current'),
-       {", ".join(i.normalised("c.cleansed_values") for i in IDENTIFIERS)}
-FROM migration.raw_import_records r
-JOIN migration.cleansed_record_archive c ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
+       j.summary, {", ".join(f"j.{i.column}" for i in IDENTIFIERS)}
+FROM judged j
 LEFT JOIN migration.asset_sources s
   ON {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
-  AND s.identity_key = c.identity_key
-WHERE {OPEN_RECORD_SQL} AND r.data_import_id = :data_import_id
-  AND r.cleansed_data ->> 'status' = 'cleansed'
+  AND s.identity_key = j.identity_key
+WHERE j.verdict IS NULL
 """
 
 _OLD_NEW = ", ".join(f"a.{f} AS old_{f}, {typed(f)} AS new_{f}" for f in FIELDS)
@@ -120,11 +147,11 @@ NEW_ROW = ", ".join(f"new_{f}" for f in FIELDS)
 UPDATE_SQL = f"""
 WITH matched AS MATERIALIZED (
     SELECT asset_id, record_id, previous_record_id, identity_key, old_phase, was_retired,
-           custom_attributes,
+           custom_attributes, summary,
            {NEW_ROW}, ({OLD_ROW}) IS DISTINCT FROM ({NEW_ROW}) AS changed
     FROM (
         SELECT a.id AS asset_id, i.raw_import_record_id AS record_id,
-               i.previous_record_id, a.current_phase AS old_phase,
+               i.previous_record_id, i.summary, a.current_phase AS old_phase,
                a.current_phase = '{RETIRED_PHASE}' AS was_retired,
                i.identity_key, {_CUSTOM_ATTRIBUTES} AS custom_attributes, {_OLD_NEW}
         FROM {INCOMING} i
@@ -164,7 +191,7 @@ SELECT m.asset_id, m.record_id, m.previous_record_id, :data_import_id,
        CASE WHEN m.was_retired THEN 'revived'
             WHEN m.changed THEN 'updated'
             ELSE 'unchanged' END,
-       m.new_name, m.new_asset_type, m.new_environment
+       m.new_name, m.new_asset_type, m.new_environment, m.summary
 FROM matched m
 """
 
@@ -172,7 +199,7 @@ FROM matched m
 HISTORY_SQL = f"""
 INSERT INTO {CHANGES}
 SELECT i.asset_id, i.raw_import_record_id, i.previous_record_id, :data_import_id, '{HISTORY}',
-       a.name, a.asset_type, a.environment
+       a.name, a.asset_type, a.environment, i.summary
 FROM {INCOMING} i
 JOIN migration.assets a ON {tenant_filter("a")} AND a.id = i.asset_id
 WHERE i.source_id IS NOT NULL AND NOT CAST(:is_latest AS boolean)
@@ -203,19 +230,29 @@ WITH created AS (
     RETURNING id, raw_import_records_id, name, asset_type, environment
 )
 INSERT INTO {CHANGES}
-SELECT id, raw_import_records_id, NULL, :data_import_id, 'created', name, asset_type, environment
-FROM created
+SELECT n.id, n.raw_import_records_id, NULL, :data_import_id, 'created', n.name, n.asset_type,
+       n.environment, i.summary
+FROM created n JOIN {INCOMING} i ON i.raw_import_record_id = n.raw_import_records_id
 """
 
 _LINKED = ", ".join(f"'{kind}'" for kind in LINKED_KINDS)
 
+#: The one write of a raw record after its load: its asset (or its rejection), its note,
+#: and its cleansed summary. Counts (linked, rejected).
 LINK_SQL = f"""
-UPDATE migration.raw_import_records r
-SET asset_id = n.asset_id, is_processed = true, processed_at = now(),
-    processing_notes = 'Linked to: ' || n.name
-FROM {CHANGES} n
-WHERE {tenant_filter("r")} AND r.id = n.raw_import_record_id AND r.asset_id IS NULL
-  AND n.change IN ({_LINKED})
+WITH written AS (
+    UPDATE migration.raw_import_records r
+    SET asset_id = n.asset_id, is_processed = true, processed_at = now(),
+        processing_notes = CASE WHEN n.change = '{REJECTED}' THEN '{REJECTED_PREFIX}'
+                                ELSE 'Linked to: ' END || n.name,
+        cleansed_data = n.summary
+    FROM {CHANGES} n
+    WHERE {tenant_filter("r")} AND r.id = n.raw_import_record_id AND r.asset_id IS NULL
+      AND n.change IN ({_LINKED}, '{REJECTED}')
+    RETURNING n.change = '{REJECTED}' AS rejected
+)
+SELECT count(*) FILTER (WHERE NOT rejected) AS linked, count(*) FILTER (WHERE rejected) AS rejected
+FROM written
 """
 
 #: The record an update replaced keeps its asset_id (history) and names its successor; a
@@ -233,7 +270,8 @@ FROM (
 WHERE {tenant_filter("r")} AND r.id = s.id
 """
 
-#: The partition's imports with open cleansed records, in the order they were registered:
+#: The partition's imports with open records the cleansing judged, in the order they were
+#: registered:
 #: a later export of a flow is applied after an earlier one, even within one run. Only the
 #: flow's latest loaded import (`is_latest_import`, the standing health measures by too)
 #: may update and retire assets: records of an older one that are processed late
@@ -245,6 +283,6 @@ SELECT d.id, d.discovery_flow_id, d.is_partial, d.filename,
 FROM migration.data_imports d
 WHERE {tenant_filter("d")}
   AND d.id IN (SELECT r.data_import_id FROM migration.raw_import_records r
-               WHERE {OPEN_RECORD_SQL} AND r.cleansed_data ->> 'status' = 'cleansed')
+               WHERE {OPEN_RECORD_SQL} AND NOT {UNCLEANSED_SQL})
 ORDER BY d.created_at, d.id
 """

@@ -1,4 +1,5 @@
-"""Cleansing: the flow's mappings applied in SQL, the minimal summary, critical-field rejects."""
+"""Cleansing: the flow's mappings applied in SQL, the verdicts in the archive, and the minimal
+summary the inventory writes with the link."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from wiring_pipeline.domain.cleansing import records as cleansing
 from wiring_pipeline.domain.cleansing.records import cleanse_open_records
 from wiring_pipeline.domain.ingest.flows import FlowError
 from wiring_pipeline.domain.ingest.loading import load_pending_imports
+from wiring_pipeline.domain.inventory.build import build_inventory
 from wiring_pipeline_tests.support.factories import make_flow, make_tenant
 from wiring_pipeline_tests.support.pipeline_helpers import register
 
@@ -92,12 +94,42 @@ def test_values_are_cleansed_by_kind_into_the_archive(engine, loaded, monkeypatc
     }
 
 
-def test_summary_is_minimal_and_rejects_say_why(engine, loaded):
+def archive(engine: Engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                """
+                SELECT r.row_number, c.verdict, c.field_count, c.has_critical_fields
+                FROM migration.cleansed_record_archive c
+                JOIN migration.raw_import_records r ON r.id = c.raw_import_record_id
+                ORDER BY r.row_number
+                """
+            )
+        ).all()
+
+
+def test_cleansing_writes_the_verdicts_to_the_archive_and_leaves_the_records(engine, loaded):
+    before = [row[:6] for row in records(engine)]
     result = cleanse(engine)
     assert result.rejected_by_reason == {
         "missing critical field(s): asset_type": 1,
         "missing critical field(s): name, environment": 1,
     }
+    assert [tuple(row) for row in archive(engine)] == [
+        (2, None, 6, True),
+        (4, None, 3, True),
+        (5, "missing critical field(s): asset_type", 4, False),
+        (6, "missing critical field(s): name, environment", 3, False),
+    ]
+    # DESIGN 1: the raw record is written by its load and by its link, never by cleansing.
+    assert [row[:6] for row in records(engine)] == before
+
+
+def test_the_inventory_writes_the_minimal_summary_and_rejects_say_why(engine, loaded):
+    cleanse(engine)
+    with partition_transaction(engine, KEY) as work:
+        result = build_inventory(work.conn, work.scope)
+    assert (result.created, result.rejected, result.rejected_now) == (2, 2, 2)
     rows = records(engine)
     for row in rows:
         assert set(row.cleansed_data) == {
@@ -106,15 +138,15 @@ def test_summary_is_minimal_and_rejects_say_why(engine, loaded):
             "has_critical_fields",
             "cleansed_at",
         }
-        assert row.asset_id is None
+        assert row.is_processed and row.processed_at is not None
     assert rows[0].cleansed_data["status"] == "cleansed"
     assert rows[0].cleansed_data["field_count"] == 6
     assert rows[0].cleansed_data["has_critical_fields"] is True
-    assert (rows[0].is_processed, rows[0].processing_notes) == (False, None)
+    assert rows[0].asset_id is not None and rows[0].processing_notes.startswith("Linked to: ")
     rejected = rows[2]
     assert rejected.cleansed_data["status"] == "rejected"
     assert rejected.cleansed_data["has_critical_fields"] is False
-    assert rejected.is_processed and rejected.processed_at is not None
+    assert rejected.asset_id is None
     assert rejected.processing_notes == "Rejected: missing critical field(s): asset_type"
     assert rows[3].processing_notes == "Rejected: missing critical field(s): name, environment"
 

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from wiring_pipeline.bench.partition_diff import table_differences
 from wiring_pipeline.db.transactions import partition_transaction
+from wiring_pipeline.domain.cleansing.records import cleanse_open_records
 from wiring_pipeline.domain.health.measure import measure_wiring_health
+from wiring_pipeline.domain.ingest.loading import load_pending_imports
 from wiring_pipeline.domain.ingest.registry import register_import
 from wiring_pipeline.domain.inventory.build import (
     build_inventory,
@@ -135,10 +138,12 @@ def test_a_raw_record_named_by_a_legacy_asset_gets_no_second_asset(engine, parti
                 INSERT INTO migration.assets
                     (client_account_id, engagement_id, name, discovery_method,
                      raw_import_records_id)
-                SELECT client_account_id, engagement_id, 'legacy one-way', 'flow_based', id
-                FROM migration.raw_import_records
-                WHERE cleansed_data ->> 'status' = 'cleansed'
-                ORDER BY row_number LIMIT 1
+                SELECT r.client_account_id, r.engagement_id, 'legacy one-way', 'flow_based',
+                       r.id
+                FROM migration.raw_import_records r
+                JOIN migration.cleansed_record_archive c ON c.raw_import_record_id = r.id
+                WHERE c.verdict IS NULL
+                ORDER BY r.row_number LIMIT 1
                 RETURNING raw_import_records_id
                 """
             )
@@ -181,6 +186,50 @@ def test_sigkill_in_the_middle_of_the_transaction_leaves_the_database_as_before(
     # The partition is not left locked: the work can be done now.
     with partition_transaction(engine, KEY) as work:
         assert build_inventory(work.conn, work.scope).created == created
+
+
+def test_a_run_stopped_between_cleansing_and_inventory_leaves_the_records_as_loaded(
+    engine, partition, tmp_path
+):
+    """DESIGN 1: cleansing writes only the archive, so a run that stops after it (or is
+    killed inside the inventory) leaves every raw record as the load wrote it; finishing it
+    later gives what a run straight through gives."""
+    scope, _ = partition
+    with partition_transaction(engine, KEY) as work:
+        load_pending_imports(work.conn, work.scope)
+    as_loaded = dump_tables(engine, ["raw_import_records"])
+    with partition_transaction(engine, KEY) as work:
+        cleansed = cleanse_open_records(work.conn, work.scope)
+    assert cleansed.cleansed > 0 and cleansed.rejected > 0, cleansed
+    assert dump_tables(engine, ["raw_import_records"]) == as_loaded
+    before = dump_tables(engine)
+    assert inventory_killed_in_its_transaction(engine, KEY, tmp_path)["created"] > 0
+    assert dump_tables(engine) == before
+    with partition_transaction(engine, KEY) as work:
+        build_inventory(work.conn, work.scope)
+
+    straight = make_tenant(engine, "acme.straight")
+    path = tmp_path / "same.csv"
+    gen.write_csv(path, gen.iter_cmdb_rows(11, ROWS), bom=True)
+    register(engine, straight, make_flow(engine, straight), path)
+    run_stages(engine, "acme.straight")
+    with engine.connect() as conn:
+        compared = table_differences(conn, scope, straight)
+    # Each record's summary, note and link, and its archived values and verdict.
+    for table in ("raw_import_records", "cleansed_record_archive"):
+        assert compared[table] == {"left_rows": ROWS, "right_rows": ROWS, "differences": 0}
+    with engine.connect() as conn:
+        summaries = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE cleansed_data ->> 'status' = 'rejected'"
+                " AND processing_notes LIKE 'Rejected: %' AND asset_id IS NULL),"
+                " count(*) FILTER (WHERE cleansed_data ->> 'status' = 'cleansed'"
+                " AND asset_id IS NOT NULL), count(*) FILTER (WHERE NOT is_processed)"
+                " FROM migration.raw_import_records WHERE engagement_id = :e"
+            ),
+            {"e": scope.engagement_id},
+        ).one()
+    assert tuple(summaries) == (cleansed.rejected, cleansed.cleansed, 0)
 
 
 def test_two_concurrent_runs_make_no_duplicates_and_no_half_links(engine, partition):
