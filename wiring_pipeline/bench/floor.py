@@ -132,17 +132,16 @@ _VALUES = ", ".join(f"'{target}', {_typed(target)}" for target in CMDB_FIELD_MAP
 _MISSING = ", ".join(
     f"CASE WHEN cleansed_values ? '{name}' THEN NULL ELSE '{name}' END" for name in CRITICAL_FIELDS
 )
+# MATERIALIZED: each record's values are built once, not once per use in the verdict.
 _CLEANSE_SQL = text(
     f"""
-    WITH source AS (
+    WITH source AS MATERIALIZED (
         SELECT r.id, r.row_number, jsonb_strip_nulls(jsonb_build_object({_VALUES}))
                    AS cleansed_values,
                NULLIF(lower(btrim(r.raw_data ->> :key)), '') AS identity_key
         FROM migration.raw_import_records r
         CROSS JOIN LATERAL (SELECT {_CLEANED}) v
-        WHERE {_R_SCOPE} AND NOT r.is_processed AND NOT EXISTS (
-            SELECT 1 FROM migration.cleansed_record_archive c
-            WHERE {tenant_filter("c")} AND c.raw_import_record_id = r.id)
+        WHERE {_R_SCOPE} AND NOT r.is_processed
     ), judged AS (
         SELECT x.*, first_value(x.row_number) OVER (
                         PARTITION BY x.identity_key, cardinality(x.missing) = 0
