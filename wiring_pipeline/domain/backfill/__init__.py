@@ -6,8 +6,9 @@ The repairs (DESIGN section 3 names what is broken; these are what fixes it):
   (raw records): a reference to a row that does not exist in the partition (deleted, or of another
   tenant or engagement) is set to NULL, never pointed at something else. A raw record that
   nothing in the partition claims is also requeued: `asset_id`, `cleansed_data` and
-  `processed_at` NULL, `is_processed` false, so the inventory pipeline cleanses and
-  inventories it again. An asset cannot be re-derived from anything, so for an asset
+  `processed_at` NULL, `is_processed` false, so the inventory pipeline inventories it
+  again (from its archived values if its flow's spec cleansed it, else cleansing it
+  first). An asset cannot be re-derived from anything, so for an asset
   "requeued" means: it keeps its data and the cleared link is a *missing* link, which the
   health metrics report (an ERROR for a flow-based asset left without a flow) and the next
   repairs below may fill in; the audit keeps what it used to point at.
