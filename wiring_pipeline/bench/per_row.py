@@ -18,10 +18,11 @@ from sqlalchemy import Connection, bindparam, text, update
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from wiring_pipeline.domain.contract.fields import INVENTORY_FIELDS
-from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL
+from wiring_pipeline.domain.contract.states import OPEN_RECORD_SQL, REJECTED_PREFIX
 from wiring_pipeline.domain.core.schema import assets, raw_import_records
 from wiring_pipeline.domain.core.tenancy import TenantScope, tenant_filter
 from wiring_pipeline.domain.inventory.build import field_mappings_hash
+from wiring_pipeline.domain.inventory.writes import SUMMARY_SQL
 
 
 class _Base(DeclarativeBase):
@@ -40,11 +41,7 @@ _CONVERT = {"integer": int, "number": Decimal}
 _OPEN_JUDGED = text(
     f"""
     SELECT r.id, r.raw_data, c.cleansed_values::text AS cleansed_values, c.identity_key,
-           c.verdict,
-           jsonb_build_object(
-               'status', CASE WHEN c.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
-               'field_count', c.field_count, 'has_critical_fields', c.has_critical_fields,
-               'cleansed_at', c.cleansed_at) AS summary
+           c.verdict, {SUMMARY_SQL} AS summary
     FROM migration.raw_import_records r
     JOIN migration.cleansed_record_archive c
       ON {tenant_filter("c")}
@@ -78,7 +75,7 @@ def build_inventory(conn: Connection, scope: TenantScope) -> int:
                 {
                     "rid": record.id,
                     "aid": None,
-                    "notes": f"Rejected: {record.verdict}",
+                    "notes": f"{REJECTED_PREFIX}{record.verdict}",
                     "summary": record.summary,
                 }
             )

@@ -90,8 +90,9 @@ _CUSTOM_ATTRIBUTES = f"""jsonb_build_object(
                'field_mappings_version', CAST(:version_id AS text),
                'discovered_in_phase', '{INVENTORY_PHASE}')"""
 
-#: The record's summary as its raw record keeps it once processed (DESIGN 1).
-_SUMMARY = """jsonb_build_object(
+#: The record's summary as its raw record keeps it once processed (DESIGN 1), from its
+#: archive row `c`.
+SUMMARY_SQL = """jsonb_build_object(
            'status', CASE WHEN c.verdict IS NULL THEN 'cleansed' ELSE 'rejected' END,
            'field_count', c.field_count, 'has_critical_fields', c.has_critical_fields,
            'cleansed_at', c.cleansed_at)"""
@@ -102,7 +103,7 @@ _SUMMARY = """jsonb_build_object(
 #: identifiers. The archive is read once: the judged rows keep only the narrow columns.
 MATCH_SQL = f"""
 WITH judged AS MATERIALIZED (
-    SELECT r.id, c.identity_key, c.verdict, {_SUMMARY} AS summary,
+    SELECT r.id, c.identity_key, c.verdict, {SUMMARY_SQL} AS summary,
            {", ".join(f"{i.normalised('c.cleansed_values')} AS {i.column}" for i in IDENTIFIERS)}
     FROM migration.raw_import_records r
     JOIN migration.cleansed_record_archive c
