@@ -41,7 +41,7 @@ from wiring_pipeline.domain.inventory.writes import (
     INCOMING,
     NEW_ROW,
     OLD_ROW,
-    typed,
+    cast_field,
 )
 
 _CURRENT = "'current'"
@@ -308,7 +308,19 @@ _DERIVED_RECORDS = (
     "i.asset_id IS NOT NULL AND ((i.source_id IS NULL AND i.matched_on IS NOT NULL)"
     " OR (i.multi AND CAST(:is_latest AS boolean)))"
 )
-_OLD_NEW = ", ".join(f"a.{f} AS old_{f}, {typed(f, 'd')} AS new_{f}" for f in FIELDS)
+_WHOLE = "'{}'"
+_OLD_NEW = ", ".join(
+    f"a.{f} AS old_{f}, {cast_field(f, f'd.value_{f} #>> {_WHOLE}')} AS new_{f}" for f in FIELDS
+)
+#: Per field, the winning value and the flow that gave it, from the ranked values `ranked`.
+_WINNERS = ", ".join(
+    f"(array_agg(value) FILTER (WHERE field = '{f}'))[1] AS value_{f},"
+    f" (array_agg(flow_id) FILTER (WHERE field = '{f}'))[1] AS flow_{f}"
+    for f in FIELDS
+)
+_PROVENANCE = (
+    "jsonb_strip_nulls(jsonb_build_object(" + ", ".join(f"'{f}', d.flow_{f}" for f in FIELDS) + "))"
+)
 _FIELD_LIST = ", ".join(f"'{f}'" for f in INVENTORY_FIELDS)
 
 DERIVE_SQL = f"""
@@ -317,33 +329,42 @@ WITH targets AS MATERIALIZED (
         SELECT i.asset_id FROM {INCOMING} i WHERE {_DERIVED_RECORDS}
         UNION ALL SELECT asset_id FROM {DERIVE}) AS t
 ),
-ranked AS MATERIALIZED (
-    SELECT asset_id, field, value, flow_id, is_default,
-           row_number() OVER (
-               PARTITION BY asset_id, field
-               ORDER BY is_default, field_rank, flow_rank, created_at, id) AS position
-    FROM (
-    SELECT s.asset_id, s.id, s.created_at, e.key AS field, e.value,
-           s.discovery_flow_id AS flow_id,
-           coalesce((f.field_precedence ->> e.key)::int, 1) AS field_rank,
-           f.precedence AS flow_rank,
-           f.field_constants ? e.key
-               AND {comparable("e.key", "f.field_constants -> e.key")}
-                   = {comparable("e.key", "e.value")} AS is_default
+-- The sources come sorted by asset, so the ranking sorts each asset's few values apart
+-- (an incremental sort in memory) instead of every value of every asset at once.
+sources AS (
+    SELECT s.asset_id, s.id, s.created_at, s.discovery_flow_id, c.cleansed_values,
+           f.field_precedence, f.precedence, f.field_constants
     FROM targets t
     JOIN migration.asset_sources s
       ON {tenant_filter("s")} AND s.asset_id = t.asset_id AND s.current_phase = {_CURRENT}
     JOIN migration.discovery_flows f ON {tenant_filter("f")} AND f.id = s.discovery_flow_id
     JOIN migration.cleansed_record_archive c
       ON {tenant_filter("c")} AND c.raw_import_record_id = s.raw_import_record_id
-    CROSS JOIN LATERAL jsonb_each(c.cleansed_values) AS e(key, value)
+    ORDER BY s.asset_id
+),
+-- `differs`: an observed value other than the winner's; only the fields with one can be in
+-- conflict, so only their values pay for the comparison.
+ranked AS MATERIALIZED (
+    SELECT asset_id, field, value, flow_id, is_default,
+           row_number() OVER w AS position,
+           NOT is_default AND value IS DISTINCT FROM first_value(value) OVER w AS differs
+    FROM (
+    SELECT s.asset_id, s.id, s.created_at, e.key AS field, e.value,
+           s.discovery_flow_id AS flow_id,
+           coalesce((s.field_precedence ->> e.key)::int, 1) AS field_rank,
+           s.precedence AS flow_rank,
+           s.field_constants ? e.key
+               AND {comparable("e.key", "s.field_constants -> e.key")}
+                   = {comparable("e.key", "e.value")} AS is_default
+    FROM sources s
+    CROSS JOIN LATERAL jsonb_each(s.cleansed_values) AS e(key, value)
     WHERE jsonb_typeof(e.value) <> 'null' AND e.key IN ({_FIELD_LIST})
     ) AS given
+    WINDOW w AS (PARTITION BY asset_id, field
+                 ORDER BY is_default, field_rank, flow_rank, created_at, id)
 ),
 derived AS MATERIALIZED (
-    SELECT asset_id, jsonb_object_agg(field, value) AS cleansed_values,
-           jsonb_object_agg(field, flow_id) AS provenance
-    FROM ranked WHERE position = 1 GROUP BY asset_id
+    SELECT asset_id, {_WINNERS} FROM ranked WHERE position = 1 GROUP BY asset_id
 ),
 primary_source AS MATERIALIZED (
     SELECT DISTINCT ON (s.asset_id) s.asset_id, s.discovery_flow_id, s.raw_import_record_id,
@@ -359,7 +380,8 @@ matched AS MATERIALIZED (
            {NEW_ROW}, ({OLD_ROW}) IS DISTINCT FROM ({NEW_ROW}) AS changed
     FROM (
         SELECT a.id AS asset_id, a.current_phase AS old_phase,
-               a.current_phase = '{RETIRED_PHASE}' AS was_retired, d.provenance,
+               a.current_phase = '{RETIRED_PHASE}' AS was_retired,
+               {_PROVENANCE} AS provenance,
                p.discovery_flow_id AS flow_id, p.raw_import_record_id AS record_id,
                p.identity_key, {_OLD_NEW}
         FROM derived d
@@ -397,12 +419,16 @@ updated AS (
     FROM matched m
     WHERE {tenant_filter("a")} AND a.id = m.asset_id
 ),
+disputed AS MATERIALIZED (
+    SELECT DISTINCT asset_id, field FROM ranked WHERE differs
+),
 conflicts AS MATERIALIZED (
-    SELECT asset_id, field, (array_agg(flow_id ORDER BY position))[1] AS chosen_flow_id,
-           (array_agg(value ORDER BY position))[1] AS chosen_value,
-           jsonb_object_agg(flow_id::text, value) AS source_values
-    FROM ranked WHERE NOT is_default GROUP BY asset_id, field
-    HAVING count(DISTINCT {comparable("field", "value")}) > 1
+    SELECT r.asset_id, r.field, (array_agg(r.flow_id ORDER BY r.position))[1] AS chosen_flow_id,
+           (array_agg(r.value ORDER BY r.position))[1] AS chosen_value,
+           jsonb_object_agg(r.flow_id::text, r.value) AS source_values
+    FROM ranked r JOIN disputed d ON d.asset_id = r.asset_id AND d.field = r.field
+    WHERE NOT r.is_default GROUP BY r.asset_id, r.field
+    HAVING count(DISTINCT {comparable("r.field", "r.value")}) > 1
 ),
 kept AS (
     INSERT INTO migration.asset_conflicts AS k

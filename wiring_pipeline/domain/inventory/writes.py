@@ -78,11 +78,15 @@ _CAST = {"integer": "integer", "number": "numeric"}
 FIELDS = list(INVENTORY_FIELDS)
 
 
+def cast_field(name: str, value: str) -> str:
+    """SQL: the text expression `value` as the inventory field `name`'s column type."""
+    kind = INVENTORY_FIELDS[name]
+    return f"({value})::{_CAST[kind]}" if kind in _CAST else value
+
+
 def typed(name: str, alias: str = "c") -> str:
     """The inventory field's value from an archived record's cleansed values."""
-    kind = INVENTORY_FIELDS[name]
-    value = f"{alias}.cleansed_values ->> '{name}'"
-    return f"({value})::{_CAST[kind]}" if kind in _CAST else value
+    return cast_field(name, f"{alias}.cleansed_values ->> '{name}'")
 
 
 _CUSTOM_ATTRIBUTES = f"""jsonb_build_object(
