@@ -158,13 +158,14 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
         conn.execute(text(f"TRUNCATE {writes.INCOMING}, {writes.DERIVE}, {writes.CANDIDATES}"))
         # Retiring first is the same as retiring last (the assets this import creates or
         # updates all have a key it has) and it looks only at the source rows there were.
+        # About as many source rows are written or moved as the import has open records; a
+        # large import then plans its retirement, matching and derivation without nested
+        # loops (an index probe per record, and CTEs estimated at one row).
+        refresh_after_bulk_write(conn, "asset_sources", data_import.open_records)
         if data_import.is_latest and not data_import.is_partial:
             _retire(conn, params, confirmed=data_import.retirement_confirmed)
-        incoming = conn.execute(text(writes.MATCH_SQL), params).rowcount
+        conn.execute(text(writes.MATCH_SQL), params)
         conn.execute(text(f"ANALYZE {writes.INCOMING}"))
-        # About as many source rows are written or moved; a large import then plans the
-        # matching and the derivation without nested loops (their CTEs estimate one row).
-        refresh_after_bulk_write(conn, "asset_sources", incoming)
         if conn.execute(text(reconcile.OTHER_SOURCES_SQL), params).scalar():
             conn.execute(text(reconcile.RECONCILE_SQL), params)
         conn.execute(text(writes.UPDATE_SQL), params)
@@ -197,9 +198,12 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
 def _retire(conn: Connection, params: dict, *, confirmed: bool) -> None:
     """Retire what a full export no longer has, unless that is much of its flow's estate
     and nobody confirmed it: then the import holds the retirements (DESIGN 3f)."""
-    size = conn.execute(text(reconcile.RETIREMENT_SIZE_SQL), params).one()
-    if not confirmed and reconcile.retirement_held(size.would_retire, size.current):
-        conn.execute(text(reconcile.HOLD_RETIREMENT_SQL), {**params, "held": size.would_retire})
+    conn.execute(text(f"TRUNCATE {writes.GONE}"))
+    would_retire = conn.execute(text(reconcile.GONE_SQL), params).rowcount
+    if not confirmed and reconcile.retirement_held(
+        would_retire, conn.execute(text(reconcile.CURRENT_SOURCES_SQL), params).scalar()
+    ):
+        conn.execute(text(reconcile.HOLD_RETIREMENT_SQL), {**params, "held": would_retire})
         return
     conn.execute(text(reconcile.RETIRE_SQL), params)
     if confirmed:

@@ -37,6 +37,7 @@ from wiring_pipeline.domain.inventory.writes import (
     CHANGES,
     DERIVE,
     FIELDS,
+    GONE,
     HISTORY_VALUES,
     INCOMING,
     NEW_ROW,
@@ -59,30 +60,32 @@ def retirement_held(would_retire: int, current: int) -> bool:
     return would_retire >= RETIREMENT_GUARD_MIN and would_retire > RETIREMENT_GUARD_SHARE * current
 
 
-#: The flow's current source rows whose key the import (`:data_import_id`) does not have:
-#: every archived record of it counts, rejected ones included (a server whose row this
-#: week is bad is still there; it keeps last week's values, it is not retired).
-_GONE = "NOT EXISTS (SELECT 1 FROM import_keys k WHERE k.identity_key = s.identity_key)"
-#: The import's keys, computed once: probed per source row, with statistics that predate
-#: the tenant (a first import below ANALYZE_AFTER_ROWS refreshes none), the join of records
-#: and archive ran as nested loops inside the anti-join (a minute for 1 000 records).
-_IMPORT_KEYS = f"""import_keys AS MATERIALIZED (
+#: The flow's current source rows whose key the import (`:data_import_id`) does not have,
+#: noted once (the guard counts them, the retirement retires them): every archived record
+#: of the import counts, rejected ones included (a server whose row this week is bad is
+#: still there; it keeps last week's values, it is not retired). The import's keys are
+#: computed once: probed per source row, with statistics that predate the tenant (a first
+#: import below ANALYZE_AFTER_ROWS refreshes none), the join of records and archive ran as
+#: nested loops inside the anti-join (a minute for 1 000 records).
+GONE_SQL = f"""
+WITH import_keys AS MATERIALIZED (
     SELECT DISTINCT c.identity_key FROM migration.raw_import_records r
     JOIN migration.cleansed_record_archive c
       ON {tenant_filter("c")} AND c.raw_import_record_id = r.id
     WHERE {tenant_filter("r")} AND r.data_import_id = :data_import_id
-)"""
+)
+INSERT INTO {GONE} (id, asset_id)
+SELECT s.id, s.asset_id FROM migration.asset_sources s
+WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
+  AND s.current_phase = {_CURRENT}
+  AND NOT EXISTS (SELECT 1 FROM import_keys k WHERE k.identity_key = s.identity_key)
+"""
 
-_FLOW_SOURCES = f"""
-    FROM migration.asset_sources s
-    WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
-      AND s.current_phase = {_CURRENT}"""
-#: Two counts, the first with NOT EXISTS in its WHERE clause: an anti-join over the import's
-#: keys, where a FILTER would probe the import once per source row.
-RETIREMENT_SIZE_SQL = f"""
-WITH {_IMPORT_KEYS}
-SELECT (SELECT count(*) {_FLOW_SOURCES} AND {_GONE}) AS would_retire,
-       (SELECT count(*) {_FLOW_SOURCES}) AS current
+#: How many current source rows the flow has: what the gone ones are a share of.
+CURRENT_SOURCES_SQL = f"""
+SELECT count(*) FROM migration.asset_sources s
+WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
+  AND s.current_phase = {_CURRENT}
 """
 
 #: The import holds its retirements (`run --confirm-retire` or `import --partial` decides);
@@ -100,13 +103,10 @@ WHERE {tenant_filter("d")} AND d.retirement_held > 0 AND d.retirement_confirmed_
 ORDER BY d.created_at, d.id
 """
 
+#: Retires the noted source rows (`GONE_SQL`), and the assets they leave with no current
+#: source.
 RETIRE_SQL = f"""
-WITH {_IMPORT_KEYS},
-gone AS MATERIALIZED (
-    SELECT s.id, s.asset_id FROM migration.asset_sources s
-    WHERE {tenant_filter("s")} AND s.discovery_flow_id = :flow_row_id
-      AND s.current_phase = {_CURRENT} AND {_GONE}
-),
+WITH gone AS MATERIALIZED (SELECT id, asset_id FROM {GONE}),
 lone AS MATERIALIZED (
     SELECT a.id, a.raw_import_records_id, a.current_phase, a.name, a.asset_type, a.environment
     FROM gone g JOIN migration.assets a ON {tenant_filter("a")} AND a.id = g.asset_id

@@ -55,6 +55,8 @@ CHANGES = "pg_temp.inventory_changes"
 DERIVE = "pg_temp.inventory_derive"
 #: Possible matches a record's reconciliation would not decide, kept for review.
 CANDIDATES = "pg_temp.inventory_candidates"
+#: The source rows a full export no longer has: counted for its guard, then retired.
+GONE = "pg_temp.inventory_gone"
 _IDENTIFIER_COLUMNS = ", ".join(f"{i.column} text" for i in IDENTIFIERS)
 #: The transaction-local tables of one inventory build, emptied as it starts: a second
 #: build in the same transaction (a caller's retry, a test) counts and links only its own
@@ -68,10 +70,12 @@ START_BUILD = (
     " (asset_id uuid) ON COMMIT DROP",
     f"CREATE TEMP TABLE IF NOT EXISTS {CANDIDATES.removeprefix('pg_temp.')}"
     " (raw_import_record_id uuid, candidate_asset_id uuid, rule text, reason text) ON COMMIT DROP",
+    f"CREATE TEMP TABLE IF NOT EXISTS {GONE.removeprefix('pg_temp.')}"
+    " (id uuid, asset_id uuid) ON COMMIT DROP",
     f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES.removeprefix('pg_temp.')} (asset_id uuid,"
     " raw_import_record_id uuid, previous_record_id uuid, data_import_id uuid, change text,"
     " name text, asset_type text, environment text, summary jsonb) ON COMMIT DROP",
-    f"TRUNCATE {INCOMING}, {CHANGES}, {DERIVE}, {CANDIDATES}",
+    f"TRUNCATE {INCOMING}, {CHANGES}, {DERIVE}, {CANDIDATES}, {GONE}",
 )
 
 _CAST = {"integer": "integer", "number": "numeric"}
@@ -275,8 +279,8 @@ FROM (
 WHERE {tenant_filter("r")} AND r.id = s.id
 """
 
-#: The partition's imports with open records the cleansing judged, in the order they were
-#: registered:
+#: The partition's imports with open records the cleansing judged (how many: about as many
+#: rows as each import writes), in the order they were registered:
 #: a later export of a flow is applied after an earlier one, even within one run. Only the
 #: flow's latest loaded import (`is_latest_import`, the standing health measures by too)
 #: may update and retire assets: records of an older one that are processed late
@@ -284,10 +288,11 @@ WHERE {tenant_filter("r")} AND r.id = s.id
 OPEN_IMPORTS_SQL = f"""
 SELECT d.id, d.discovery_flow_id, d.is_partial, d.filename,
        d.retirement_confirmed_at IS NOT NULL AS retirement_confirmed,
-       {is_latest_import("d")} AS is_latest
+       {is_latest_import("d")} AS is_latest, o.records AS open_records
 FROM migration.data_imports d
+JOIN (SELECT r.data_import_id, count(*) AS records FROM migration.raw_import_records r
+      WHERE {OPEN_RECORD_SQL} AND NOT {UNCLEANSED_SQL}
+      GROUP BY r.data_import_id) AS o ON o.data_import_id = d.id
 WHERE {tenant_filter("d")}
-  AND d.id IN (SELECT r.data_import_id FROM migration.raw_import_records r
-               WHERE {OPEN_RECORD_SQL} AND NOT {UNCLEANSED_SQL})
 ORDER BY d.created_at, d.id
 """
