@@ -101,21 +101,28 @@ NEW_ASSET = "new"
 MERGED = "merge"
 
 
-def comparable(field: str, value: str) -> str:
-    """SQL: a jsonb `value` of the field named by the SQL text `field`, as two sources'
-    values are compared for a conflict.
+#: The identifier each field is compared as (the first field it reads).
+_COMPARED_AS = {identifier.fields[0]: identifier for identifier in IDENTIFIERS}
+
+
+def comparable_value(field: str, value: str) -> str:
+    """SQL: a jsonb `value` of the inventory field `field` (a name known here), as two
+    sources' values are compared for a conflict.
 
     Identifier fields compare as they match (`D-CUSTOM-01` and `d-custom-01.usfq.edu.ec`
     are one host name); numbers by value (12 and 12.0 agree); other text trimmed, any case.
     """
     text_value = f"({value} #>> '{{}}')"
-    by_field = {identifier.fields[0]: identifier for identifier in IDENTIFIERS}
-    cases = " ".join(
-        f"WHEN '{name}' THEN {normalise(text_value, identifier.normalisation)}"
-        for name, identifier in by_field.items()
+    identifier = _COMPARED_AS.get(field)
+    if identifier:
+        return normalise(text_value, identifier.normalisation)
+    return (
+        f"(CASE WHEN jsonb_typeof({value}) = 'number' "
+        f"THEN trim_scale(({text_value})::numeric)::text ELSE lower(btrim({text_value})) END)"
     )
-    other = (
-        f"CASE WHEN jsonb_typeof({value}) = 'number' "
-        f"THEN trim_scale(({text_value})::numeric)::text ELSE lower(btrim({text_value})) END"
-    )
-    return f"(CASE {field} {cases} ELSE {other} END)"
+
+
+def comparable(field: str, value: str) -> str:
+    """SQL: `comparable_value` for a field named by the SQL text `field`."""
+    cases = " ".join(f"WHEN '{name}' THEN {comparable_value(name, value)}" for name in _COMPARED_AS)
+    return f"(CASE {field} {cases} ELSE {comparable_value('', value)} END)"

@@ -24,14 +24,18 @@ Run per import, in the caller's transaction, around the statements of `writes.py
 
 from __future__ import annotations
 
-from wiring_pipeline.domain.contract.fields import INVENTORY_FIELDS
 from wiring_pipeline.domain.contract.states import (
     INVENTORY_PHASE,
     RETIRED_PHASE,
     is_latest_import,
 )
 from wiring_pipeline.domain.core.tenancy import tenant_filter
-from wiring_pipeline.domain.inventory.matching import IDENTIFIERS, NEW_ASSET, comparable
+from wiring_pipeline.domain.inventory.matching import (
+    IDENTIFIERS,
+    NEW_ASSET,
+    comparable,
+    comparable_value,
+)
 from wiring_pipeline.domain.inventory.writes import (
     CANDIDATES,
     CHANGES,
@@ -312,16 +316,52 @@ _WHOLE = "'{}'"
 _OLD_NEW = ", ".join(
     f"a.{f} AS old_{f}, {cast_field(f, f'd.value_{f} #>> {_WHOLE}')} AS new_{f}" for f in FIELDS
 )
-#: Per field, the winning value and the flow that gave it, from the ranked values `ranked`.
-_WINNERS = ", ".join(
-    f"(array_agg(value) FILTER (WHERE field = '{f}'))[1] AS value_{f},"
-    f" (array_agg(flow_id) FILTER (WHERE field = '{f}'))[1] AS flow_{f}"
-    for f in FIELDS
-)
+
+
+def _source_field(field: str) -> str:
+    """SQL, per current source row: the field's value (NULL for none); how it ranks as an
+    observation (0: observed, 1: only its flow's constant, a default, 2: a constant the value
+    cannot be compared with, ranked after defaults); its precedence in the flow (1 unless
+    the flow says)."""
+    name = f"'{field}'"
+    value = f"NULLIF(c.cleansed_values -> {name}, 'null'::jsonb)"
+    is_constant = (
+        f"f.field_constants ? {name}"
+        f" AND {comparable_value(field, f'f.field_constants -> {name}')}"
+        f" = {comparable_value(field, value)}"
+    )
+    return (
+        f"{value} AS v_{field}, coalesce(({is_constant})::int, 2) AS d_{field},"
+        f" coalesce((f.field_precedence ->> {name})::int, 1) AS r_{field}"
+    )
+
+
+def _winner(field: str) -> str:
+    """SQL, per asset: the field's value of its winning source (observed before default,
+    then field precedence, then the sources' order) and that source's flow, and whether two
+    observed values differ (only then can they conflict)."""
+    observed = f"FILTER (WHERE v_{field} IS NOT NULL AND d_{field} = 0)"
+    winner = f"(min(ARRAY[d_{field}, r_{field}, pos]) FILTER (WHERE v_{field} IS NOT NULL))[3]"
+    return (
+        f"(array_agg(v_{field} ORDER BY pos))[{winner}] AS value_{field},"
+        f" (array_agg(flow_id ORDER BY pos))[{winner}] AS flow_{field},"
+        f' min(v_{field}::text COLLATE "C") {observed}'
+        f' <> max(v_{field}::text COLLATE "C") {observed} AS differs_{field}'
+    )
+
+
+_SOURCE_FIELDS = ",\n           ".join(_source_field(f) for f in FIELDS)
+_WINNERS = ",\n           ".join(_winner(f) for f in FIELDS)
 _PROVENANCE = (
-    "jsonb_strip_nulls(jsonb_build_object(" + ", ".join(f"'{f}', d.flow_{f}" for f in FIELDS) + "))"
+    "jsonb_strip_nulls(jsonb_build_object(" + ", ".join(f"'{f}', w.flow_{f}" for f in FIELDS) + "))"
 )
-_FIELD_LIST = ", ".join(f"'{f}'" for f in INVENTORY_FIELDS)
+#: Per asset, its fields whose observed values differ, each with the winning value and flow.
+_DISPUTED_FIELDS = ", ".join(f"('{f}', w.differs_{f}, w.value_{f}, w.flow_{f})" for f in FIELDS)
+#: A source's value and default rank of the field named by `d.field`.
+_FIELD_OF_SOURCE = {
+    kind: "CASE d.field " + " ".join(f"WHEN '{f}' THEN s.{kind}_{f}" for f in FIELDS) + " END"
+    for kind in ("v", "d")
+}
 
 DERIVE_SQL = f"""
 WITH targets AS MATERIALIZED (
@@ -329,64 +369,41 @@ WITH targets AS MATERIALIZED (
         SELECT i.asset_id FROM {INCOMING} i WHERE {_DERIVED_RECORDS}
         UNION ALL SELECT asset_id FROM {DERIVE}) AS t
 ),
--- The sources come sorted by asset, so the ranking sorts each asset's few values apart
--- (an incremental sort in memory) instead of every value of every asset at once.
-sources AS (
-    SELECT s.asset_id, s.id, s.created_at, s.discovery_flow_id, c.cleansed_values,
-           f.field_precedence, f.precedence, f.field_constants
+-- Each current source of each target with, for every inventory field, its value, whether
+-- it is a default and its precedence: the ranking is then one aggregate per asset over its
+-- few sources, in their order (flow precedence, then age), with no row per value.
+sources AS MATERIALIZED (
+    SELECT s.asset_id, s.discovery_flow_id AS flow_id, s.raw_import_record_id, s.identity_key,
+           row_number() OVER (
+               PARTITION BY s.asset_id ORDER BY f.precedence, s.created_at, s.id) AS pos,
+           {_SOURCE_FIELDS}
     FROM targets t
     JOIN migration.asset_sources s
       ON {tenant_filter("s")} AND s.asset_id = t.asset_id AND s.current_phase = {_CURRENT}
     JOIN migration.discovery_flows f ON {tenant_filter("f")} AND f.id = s.discovery_flow_id
     JOIN migration.cleansed_record_archive c
       ON {tenant_filter("c")} AND c.raw_import_record_id = s.raw_import_record_id
-    ORDER BY s.asset_id
 ),
--- `differs`: an observed value other than the winner's; only the fields with one can be in
--- conflict, so only their values pay for the comparison.
-ranked AS MATERIALIZED (
-    SELECT asset_id, field, value, flow_id, is_default,
-           row_number() OVER w AS position,
-           NOT is_default AND value IS DISTINCT FROM first_value(value) OVER w AS differs
-    FROM (
-    SELECT s.asset_id, s.id, s.created_at, e.key AS field, e.value,
-           s.discovery_flow_id AS flow_id,
-           coalesce((s.field_precedence ->> e.key)::int, 1) AS field_rank,
-           s.precedence AS flow_rank,
-           s.field_constants ? e.key
-               AND {comparable("e.key", "s.field_constants -> e.key")}
-                   = {comparable("e.key", "e.value")} AS is_default
-    FROM sources s
-    CROSS JOIN LATERAL jsonb_each(s.cleansed_values) AS e(key, value)
-    WHERE jsonb_typeof(e.value) <> 'null' AND e.key IN ({_FIELD_LIST})
-    ) AS given
-    WINDOW w AS (PARTITION BY asset_id, field
-                 ORDER BY is_default, field_rank, flow_rank, created_at, id)
+winners AS MATERIALIZED (
+    SELECT asset_id, (array_agg(flow_id) FILTER (WHERE pos = 1))[1] AS primary_flow_id,
+           (array_agg(raw_import_record_id) FILTER (WHERE pos = 1))[1] AS primary_record_id,
+           (array_agg(identity_key) FILTER (WHERE pos = 1))[1] AS primary_identity_key,
+           {_WINNERS}
+    FROM sources GROUP BY asset_id
 ),
-derived AS MATERIALIZED (
-    SELECT asset_id, {_WINNERS} FROM ranked WHERE position = 1 GROUP BY asset_id
-),
-primary_source AS MATERIALIZED (
-    SELECT DISTINCT ON (s.asset_id) s.asset_id, s.discovery_flow_id, s.raw_import_record_id,
-           s.identity_key
-    FROM targets t
-    JOIN migration.asset_sources s
-      ON {tenant_filter("s")} AND s.asset_id = t.asset_id AND s.current_phase = {_CURRENT}
-    JOIN migration.discovery_flows f ON {tenant_filter("f")} AND f.id = s.discovery_flow_id
-    ORDER BY s.asset_id, f.precedence, s.created_at, s.id
+derived AS (
+    SELECT w.*, {_PROVENANCE} AS provenance FROM winners w
 ),
 matched AS MATERIALIZED (
     SELECT asset_id, old_phase, was_retired, provenance, flow_id, record_id, identity_key,
            {NEW_ROW}, ({OLD_ROW}) IS DISTINCT FROM ({NEW_ROW}) AS changed
     FROM (
         SELECT a.id AS asset_id, a.current_phase AS old_phase,
-               a.current_phase = '{RETIRED_PHASE}' AS was_retired,
-               {_PROVENANCE} AS provenance,
-               p.discovery_flow_id AS flow_id, p.raw_import_record_id AS record_id,
-               p.identity_key, {_OLD_NEW}
+               a.current_phase = '{RETIRED_PHASE}' AS was_retired, d.provenance,
+               d.primary_flow_id AS flow_id, d.primary_record_id AS record_id,
+               d.primary_identity_key AS identity_key, {_OLD_NEW}
         FROM derived d
         JOIN migration.assets a ON {tenant_filter("a")} AND a.id = d.asset_id
-        JOIN primary_source p ON p.asset_id = d.asset_id
         OFFSET 0
     ) AS compared
 ),
@@ -420,15 +437,26 @@ updated AS (
     WHERE {tenant_filter("a")} AND a.id = m.asset_id
 ),
 disputed AS MATERIALIZED (
-    SELECT DISTINCT asset_id, field FROM ranked WHERE differs
+    SELECT w.asset_id, x.field, x.chosen_value, x.chosen_flow_id
+    FROM winners w
+    CROSS JOIN LATERAL (VALUES {_DISPUTED_FIELDS})
+        AS x(field, differs, chosen_value, chosen_flow_id)
+    WHERE x.differs
+),
+observed AS (
+    SELECT d.asset_id, d.field, d.chosen_value, d.chosen_flow_id, s.flow_id, o.value
+    FROM disputed d
+    JOIN sources s ON s.asset_id = d.asset_id
+    CROSS JOIN LATERAL (SELECT {_FIELD_OF_SOURCE["v"]} AS value,
+                               {_FIELD_OF_SOURCE["d"]} AS default_rank) AS o
+    WHERE o.value IS NOT NULL AND o.default_rank = 0
 ),
 conflicts AS MATERIALIZED (
-    SELECT r.asset_id, r.field, (array_agg(r.flow_id ORDER BY r.position))[1] AS chosen_flow_id,
-           (array_agg(r.value ORDER BY r.position))[1] AS chosen_value,
-           jsonb_object_agg(r.flow_id::text, r.value) AS source_values
-    FROM ranked r JOIN disputed d ON d.asset_id = r.asset_id AND d.field = r.field
-    WHERE NOT r.is_default GROUP BY r.asset_id, r.field
-    HAVING count(DISTINCT {comparable("r.field", "r.value")}) > 1
+    SELECT asset_id, field, (array_agg(chosen_flow_id))[1] AS chosen_flow_id,
+           (array_agg(chosen_value))[1] AS chosen_value,
+           jsonb_object_agg(flow_id::text, value) AS source_values
+    FROM observed GROUP BY asset_id, field
+    HAVING count(DISTINCT {comparable("field", "value")}) > 1
 ),
 kept AS (
     INSERT INTO migration.asset_conflicts AS k
