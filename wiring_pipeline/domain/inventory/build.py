@@ -156,12 +156,12 @@ def write_inventory_assets(conn: Connection, scope: TenantScope) -> dict[str, in
             "is_latest": data_import.is_latest,
         }
         conn.execute(text(f"TRUNCATE {writes.INCOMING}, {writes.DERIVE}, {writes.CANDIDATES}"))
-        # Retiring first is the same as retiring last (the assets this import creates or
-        # updates all have a key it has) and it looks only at the source rows there were.
         # About as many source rows are written or moved as the import has open records; a
         # large import then plans its retirement, matching and derivation without nested
         # loops (an index probe per record, and CTEs estimated at one row).
         refresh_after_bulk_write(conn, "asset_sources", data_import.open_records)
+        # Retiring first is the same as retiring last (the assets this import creates or
+        # updates all have a key it has) and it looks only at the source rows there were.
         if data_import.is_latest and not data_import.is_partial:
             _retire(conn, params, confirmed=data_import.retirement_confirmed)
         conn.execute(text(writes.MATCH_SQL), params)

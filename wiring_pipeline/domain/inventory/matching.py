@@ -112,10 +112,16 @@ def comparable_value(field: str, value: str) -> str:
     Identifier fields compare as they match (`D-CUSTOM-01` and `d-custom-01.usfq.edu.ec`
     are one host name); numbers by value (12 and 12.0 agree); other text trimmed, any case.
     """
-    text_value = f"({value} #>> '{{}}')"
     identifier = _COMPARED_AS.get(field)
     if identifier:
-        return normalise(text_value, identifier.normalisation)
+        return normalise(f"({value} #>> '{{}}')", identifier.normalisation)
+    return _comparable_other(value)
+
+
+def _comparable_other(value: str) -> str:
+    """SQL: a jsonb `value` of a field that is no identifier: numbers by value, text trimmed
+    in any case."""
+    text_value = f"({value} #>> '{{}}')"
     return (
         f"(CASE WHEN jsonb_typeof({value}) = 'number' "
         f"THEN trim_scale(({text_value})::numeric)::text ELSE lower(btrim({text_value})) END)"
@@ -125,4 +131,4 @@ def comparable_value(field: str, value: str) -> str:
 def comparable(field: str, value: str) -> str:
     """SQL: `comparable_value` for a field named by the SQL text `field`."""
     cases = " ".join(f"WHEN '{name}' THEN {comparable_value(name, value)}" for name in _COMPARED_AS)
-    return f"(CASE {field} {cases} ELSE {comparable_value('', value)} END)"
+    return f"(CASE {field} {cases} ELSE {_comparable_other(value)} END)"
