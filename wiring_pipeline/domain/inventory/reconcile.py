@@ -357,6 +357,8 @@ _PROVENANCE = (
 )
 #: Per asset, its fields whose observed values differ, each with the winning value and flow.
 _DISPUTED_FIELDS = ", ".join(f"('{f}', w.differs_{f}, w.value_{f}, w.flow_{f})" for f in FIELDS)
+#: An asset has a field whose observed values differ (most have none).
+_ANY_DISPUTED = " OR ".join(f"w.differs_{f}" for f in FIELDS)
 #: A source's value and default rank of the field named by `d.field`.
 _FIELD_OF_SOURCE = {
     kind: "CASE d.field " + " ".join(f"WHEN '{f}' THEN s.{kind}_{f}" for f in FIELDS) + " END"
@@ -441,7 +443,7 @@ disputed AS MATERIALIZED (
     FROM winners w
     CROSS JOIN LATERAL (VALUES {_DISPUTED_FIELDS})
         AS x(field, differs, chosen_value, chosen_flow_id)
-    WHERE x.differs
+    WHERE ({_ANY_DISPUTED}) AND x.differs
 ),
 observed AS (
     SELECT d.asset_id, d.field, d.chosen_value, d.chosen_flow_id, s.flow_id, o.value
@@ -452,10 +454,9 @@ observed AS (
     WHERE o.value IS NOT NULL AND o.default_rank = 0
 ),
 conflicts AS MATERIALIZED (
-    SELECT asset_id, field, (array_agg(chosen_flow_id))[1] AS chosen_flow_id,
-           (array_agg(chosen_value))[1] AS chosen_value,
+    SELECT asset_id, field, chosen_flow_id, chosen_value,
            jsonb_object_agg(flow_id::text, value) AS source_values
-    FROM observed GROUP BY asset_id, field
+    FROM observed GROUP BY asset_id, field, chosen_flow_id, chosen_value
     HAVING count(DISTINCT {comparable("field", "value")}) > 1
 ),
 kept AS (
