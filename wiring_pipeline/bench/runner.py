@@ -31,13 +31,13 @@ from wiring_pipeline.bench import floor, partition_diff, per_row, second_source,
 from wiring_pipeline.bench.environment import machine_info, peak_rss_mb, throwaway_database
 from wiring_pipeline.bench.figures import STAGES, Approach, SecondSource, Timing, figures
 from wiring_pipeline.db import engines, transactions
+from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.domain.cleansing.records import cleanse_open_records
 from wiring_pipeline.domain.core.errors import UserInputError
 from wiring_pipeline.domain.core.tenancy import TenantScope
 from wiring_pipeline.domain.health.measure import COUNTS_SQL, measure_wiring_health
 from wiring_pipeline.domain.health.snapshots import record_snapshot
 from wiring_pipeline.domain.ingest.flows import add_flow, find_flow
-from wiring_pipeline.domain.ingest.loading import load_pending_imports
 from wiring_pipeline.domain.ingest.registry import add_tenant, register_import
 from wiring_pipeline.domain.inventory.build import build_inventory
 from wiring_pipeline.resources import embedded

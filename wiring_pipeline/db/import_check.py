@@ -2,7 +2,7 @@
 
 "The same readers and cleansing rules" is guaranteed by running them: in one unit of work on
 the partition that never commits, the file is registered (`registry.register_import`, its
-checks included), loaded (`loading.load_pending_imports`) and cleansed
+checks included), loaded (`import_loading.load_pending_imports`) and cleansed
 (`cleansing.cleanse_open_records`), and the verdicts they stored for this import are read
 back as problems (`ingest.import_check`). The transaction is then rolled back and the
 stored copy lives in a scratch directory removed afterwards, so the check writes nothing.
@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from wiring_pipeline.db import transactions
+from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.domain.cleansing.records import cleanse_open_records
 from wiring_pipeline.domain.contract.fields import source_columns
 from wiring_pipeline.domain.contract.flow_spec import spec_of
@@ -36,7 +37,7 @@ from wiring_pipeline.domain.core.errors import UserInputError
 from wiring_pipeline.domain.core.tenancy import resolve_scope
 from wiring_pipeline.domain.ingest import errors_file, flows, import_check, registry
 from wiring_pipeline.domain.ingest.import_report import pending_import_ids
-from wiring_pipeline.domain.ingest.loading import Progress, load_pending_imports
+from wiring_pipeline.domain.ingest.loading import Progress
 from wiring_pipeline.domain.ingest.sources import SourceOptions
 
 

@@ -20,7 +20,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
     engine = create_engine(fresh_database())
     try:
         engines.upgrade(engine)
-        assert engines.current_revision(engine) == "0019_time_ordered_source_ids"
+        assert engines.current_revision(engine) == "0020_hot_source_refresh"
         assert _tables(engine) == {t.name for t in metadata.sorted_tables}
 
         engines.downgrade(engine, "base")
@@ -34,7 +34,7 @@ def test_upgrade_downgrade_upgrade(fresh_database):
         assert "raw_import_records_id" not in columns
 
         engines.upgrade(engine)
-        assert engines.current_revision(engine) == "0019_time_ordered_source_ids"
+        assert engines.current_revision(engine) == "0020_hot_source_refresh"
     finally:
         engine.dispose()
 

@@ -26,6 +26,19 @@ def make_flow(engine: Engine, scope: TenantScope, **kwargs) -> dict:
         return add_flow(conn, scope, kwargs.pop("mappings", CMDB_FIELD_MAPPINGS), **kwargs)
 
 
+#: A flow whose only column is `Name`; the other critical fields are constants, so it is valid.
+NAME_ONLY = {
+    "mappings": {"Name": "name"},
+    "constants": {"asset_type": "server", "environment": "production"},
+}
+
+
+def make_name_only_tenant(engine: Engine, key: str) -> tuple[TenantScope, dict]:
+    """A tenant of `key` with a `NAME_ONLY` flow: files of a `Name` column and anything else."""
+    scope = make_tenant(engine, key)
+    return scope, make_flow(engine, scope, mappings=NAME_ONLY)
+
+
 @contextmanager
 def partition_held(engine: Engine, key: str, seconds: float = 30) -> Iterator[threading.Thread]:
     """Another thread holds the partition's unit of work (and its lock) until the block ends.

@@ -8,6 +8,7 @@ from dagster import DagsterInstance, ExecuteInProcessResult, build_sensor_contex
 from sqlalchemy import Engine, text
 
 from wiring_pipeline import settings
+from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.defs.health.alerts import read_alerts
 from wiring_pipeline.defs.health.assets import wiring_health
@@ -16,7 +17,6 @@ from wiring_pipeline.defs.health.sensors import wiring_check_alert_sensor
 from wiring_pipeline.domain.cleansing.records import cleanse_open_records
 from wiring_pipeline.domain.core.schema import metadata
 from wiring_pipeline.domain.core.tenancy import TenantScope
-from wiring_pipeline.domain.ingest.loading import load_pending_imports
 from wiring_pipeline.domain.ingest.registry import register_import
 from wiring_pipeline.domain.inventory.build import build_inventory
 from wiring_pipeline.resources import WiringDatabase

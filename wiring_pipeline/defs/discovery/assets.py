@@ -7,13 +7,13 @@ manager). A step that fails rolls back everything it did.
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.defs.metadata import catalog_metadata, row_count, rows_table
 from wiring_pipeline.defs.partitions import tenant_engagements
 from wiring_pipeline.domain.cleansing.records import cleanse_open_records
 from wiring_pipeline.domain.core.schema import assets, cleansed_record_archive
 from wiring_pipeline.domain.core.schema import raw_import_records as raw_import_records_table
 from wiring_pipeline.domain.core.tenancy import count_rows
-from wiring_pipeline.domain.ingest.loading import load_pending_imports
 from wiring_pipeline.domain.inventory.build import (
     PREVIEW_COLUMNS,
     InventoryResult,

@@ -4,7 +4,8 @@ A file is read once, row by row, and streamed into `raw_import_records` with COP
 caller's connection (so inside the caller's transaction); nothing holds a whole file in
 memory. A row that cannot be read becomes a rejected row with its reason and raw text;
 a file that cannot be read at all fails its import and loads nothing, while the other
-imports of the partition still load.
+imports of the partition still load: each import streams inside a savepoint that the edge
+owning the transaction sets (`db/import_loading.py`), since this module owns none.
 
 The readers of each file format are in `sources/`. A row's number is where a person finds
 it in the file (DESIGN 3d): the spreadsheet row, the CSV line its record starts on, the line
@@ -38,7 +39,15 @@ from wiring_pipeline.domain.ingest.sources import (
     visible,
 )
 
-__all__ = ["MAX_CELL_CHARS", "ImportLoadResult", "load_pending_imports", "pending_imports"]
+__all__ = [
+    "MAX_CELL_CHARS",
+    "ImportLoadResult",
+    "UnreadableImportError",
+    "fail_import",
+    "load_import",
+    "lock_pending_imports",
+    "pending_imports",
+]
 
 #: Raw records sent to COPY per write, or fewer once a batch holds COPY_BATCH_BYTES: rows of
 #: a wide sheet whose every cell is a long shared string are megabytes each, and two batches
@@ -139,11 +148,14 @@ class _Sender:
             self._thread.shutdown(wait=True)
 
 
-def load_pending_imports(
-    conn: Connection, scope: TenantScope, progress: Progress | None = None
-) -> list[ImportLoadResult]:
-    """Load every pending import of the partition, oldest first; one result per import."""
-    pending = conn.execute(
+class UnreadableImportError(Exception):
+    """The import's file turned out unreadable: what it streamed must be undone (the caller
+    rolls back to its savepoint, `db/import_loading.py`) and the import marked failed."""
+
+
+def lock_pending_imports(conn: Connection, scope: TenantScope) -> list:
+    """The partition's pending imports, oldest first, locked for this unit of work."""
+    return conn.execute(
         text(
             f"""
             SELECT d.id, d.filename, d.stored_path, d.file_format, d.sheet_name, d.encoding,
@@ -158,16 +170,16 @@ def load_pending_imports(
         ),
         scope.as_params(),
     ).all()
-    return [load_import(conn, scope, row, progress) for row in pending]
 
 
 def load_import(
     conn: Connection, scope: TenantScope, data_import, progress: Progress | None = None
 ) -> ImportLoadResult:
-    """Stream one import into raw records and rejected rows, then mark it loaded or failed.
+    """Stream one import into raw records and rejected rows, then mark it loaded.
 
     Rejected rows wait in a spooled temporary file (one connection cannot run two COPYs at
-    once) and follow the raw records in a second COPY.
+    once) and follow the raw records in a second COPY. A file found unreadable on the way
+    raises `UnreadableImportError` once its COPY has ended cleanly.
     """
     filename = data_import.filename
     prefix = f"{scope.client_account_id}\t{scope.engagement_id}\t{data_import.id}\t"
@@ -224,7 +236,7 @@ def load_import(
             if batch:
                 sender.send(b"".join(batch))
         if failures:
-            return _fail_import(conn, scope, data_import, failures[0])
+            raise UnreadableImportError(failures[0])
         if counts["rejected"]:
             rejects.seek(0)
             with driver.cursor() as cursor, cursor.copy(_COPY_REJECTED) as copy:
@@ -249,19 +261,9 @@ def load_import(
     )
 
 
-def _fail_import(conn: Connection, scope: TenantScope, data_import, error: str) -> ImportLoadResult:
-    """Remove whatever the file streamed before it turned out unreadable, and say why."""
+def fail_import(conn: Connection, scope: TenantScope, data_import, error: str) -> ImportLoadResult:
+    """Mark the import failed and say why, once what it streamed has been rolled back."""
     params = {**scope.as_params(), "id": data_import.id, "error": error}
-    conn.execute(
-        text(
-            f"""
-            DELETE FROM migration.raw_import_records
-            WHERE {tenant_filter()}
-              AND data_import_id = :id
-            """
-        ),
-        params,
-    )
     conn.execute(
         text(
             f"""

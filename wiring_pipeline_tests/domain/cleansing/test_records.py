@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
+from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.domain.cleansing import records as cleansing
 from wiring_pipeline.domain.cleansing.records import cleanse_open_records
 from wiring_pipeline.domain.ingest.flows import FlowError
-from wiring_pipeline.domain.ingest.loading import load_pending_imports
 from wiring_pipeline.domain.inventory.build import build_inventory
 from wiring_pipeline_tests.support.factories import make_flow, make_tenant
 from wiring_pipeline_tests.support.pipeline_helpers import register

@@ -42,15 +42,11 @@ from wiring_pipeline.domain.ingest.sources.limits import (
 from wiring_pipeline.domain.ingest.sources.rows import FileLimitError, make_header
 from wiring_pipeline_tests.support import hostile_files as hostile
 from wiring_pipeline_tests.support.export_shapes import real_export
-from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.factories import make_name_only_tenant
 from wiring_pipeline_tests.support.loaded_rows import import_row, raw_rows
 from wiring_pipeline_tests.support.pipeline_helpers import register, run_stages
 
 KEY = "acme.file-limits"
-NAME_ONLY = {
-    "mappings": {"Name": "name"},
-    "constants": {"asset_type": "server", "environment": "production"},
-}
 
 #: name -> (builder, format, the limit it breaks, what the line says it found).
 HOSTILE = {
@@ -310,8 +306,7 @@ def test_a_header_of_the_widest_size_repeating_one_name_is_named(tmp_path):
 
 @pytest.fixture()
 def tenant(engine: Engine):
-    scope = make_tenant(engine, KEY)
-    return scope, make_flow(engine, scope, mappings=NAME_ONLY)
+    return make_name_only_tenant(engine, KEY)
 
 
 @pytest.mark.parametrize("name", ["one-row.xlsx", "dimension.xlsx", "x-20000.csv"])

@@ -13,32 +13,26 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import Engine, text
 
+from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.domain.ingest import loading, sources
-from wiring_pipeline.domain.ingest.loading import (
-    MAX_CELL_CHARS,
-    load_pending_imports,
-    pending_imports,
-)
+from wiring_pipeline.domain.ingest.loading import MAX_CELL_CHARS, pending_imports
 from wiring_pipeline.domain.ingest.registry import RegistryError
-from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.factories import (
+    NAME_ONLY,
+    make_flow,
+    make_name_only_tenant,
+    make_tenant,
+)
 from wiring_pipeline_tests.support.loaded_rows import import_row, raw_rows, rejected
 from wiring_pipeline_tests.support.pipeline_helpers import register
 
 KEY = "acme.loading"
 
 
-#: Only `Name` is a column; the other critical fields are constants, so the flow is valid.
-NAME_ONLY = {
-    "mappings": {"Name": "name"},
-    "constants": {"asset_type": "server", "environment": "production"},
-}
-
-
 @pytest.fixture()
 def tenant(engine: Engine):
-    scope = make_tenant(engine, KEY)
-    return scope, make_flow(engine, scope, mappings=NAME_ONLY)
+    return make_name_only_tenant(engine, KEY)
 
 
 def load(engine: Engine):

@@ -9,20 +9,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, text
 
+from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.domain.core.schema import data_imports
-from wiring_pipeline.domain.ingest.loading import load_pending_imports
 from wiring_pipeline_tests.support import export_shapes
-from wiring_pipeline_tests.support.factories import make_flow, make_tenant
+from wiring_pipeline_tests.support.factories import NAME_ONLY, make_flow, make_tenant
 from wiring_pipeline_tests.support.loaded_rows import import_row, raw_rows, rejected
 from wiring_pipeline_tests.support.pipeline_helpers import register, run_stages
 
 KEY = "acme.documents"
-#: Only `Name` is a column; the other critical fields are constants.
-NAME_ONLY = {
-    "mappings": {"Name": "name"},
-    "constants": {"asset_type": "server", "environment": "production"},
-}
 
 
 def pending_json_import(engine: Engine, scope, flow: dict, path: Path):

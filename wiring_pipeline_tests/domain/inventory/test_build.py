@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.bench.partition_diff import table_differences
+from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.db.transactions import partition_transaction
 from wiring_pipeline.domain.cleansing.records import cleanse_open_records
 from wiring_pipeline.domain.health.measure import measure_wiring_health
-from wiring_pipeline.domain.ingest.loading import load_pending_imports
 from wiring_pipeline.domain.ingest.registry import register_import
 from wiring_pipeline.domain.inventory.build import (
     build_inventory,
