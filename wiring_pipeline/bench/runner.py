@@ -205,7 +205,7 @@ def _pipeline_health(conn: Connection, scope: TenantScope) -> None:
     record_snapshot(conn, measure_wiring_health(conn, scope), None)
 
 
-#: The domain function each Dagster asset of the job calls inside its unit of work.
+#: The function each Dagster asset of the job calls inside its unit of work.
 PIPELINE_STAGES: dict[str, Callable[[Connection, TenantScope], object]] = {
     "load": load_pending_imports,
     "cleanse": cleanse_open_records,

@@ -25,13 +25,10 @@ def load_pending_imports(
     """Load every pending import of the partition, oldest first; one result per import."""
     results = []
     for data_import in loading.lock_pending_imports(conn, scope):
-        streamed = conn.begin_nested()
         try:
-            result = loading.load_import(conn, scope, data_import, progress)
+            with conn.begin_nested():
+                result = loading.load_import(conn, scope, data_import, progress)
         except loading.UnreadableImportError as failure:
-            streamed.rollback()
             result = loading.fail_import(conn, scope, data_import, str(failure))
-        else:
-            streamed.commit()
         results.append(result)
     return results

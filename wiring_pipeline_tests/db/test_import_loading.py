@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from itertools import islice
-
 import pytest
 from sqlalchemy import Engine, text
 
 from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.db.transactions import partition_transaction
-from wiring_pipeline.domain.ingest import loading, sources
+from wiring_pipeline.domain.ingest import sources
 from wiring_pipeline_tests.support.factories import make_name_only_tenant
+from wiring_pipeline_tests.support.failing_readers import fail_after
 from wiring_pipeline_tests.support.loaded_rows import import_row, raw_rows
 from wiring_pipeline_tests.support.pipeline_helpers import register
 
@@ -20,24 +19,6 @@ KEY = "acme.savepoints"
 @pytest.fixture()
 def tenant(engine: Engine):
     return make_name_only_tenant(engine, KEY)
-
-
-def _unreadable_after(monkeypatch, filename: str, rows: int) -> None:
-    """`filename` reads `rows` rows, then turns out unreadable."""
-    real_open_delimited = sources.open_delimited
-
-    def open_delimited(path, name, *args):
-        header, read = real_open_delimited(path, name, *args)
-        if name != filename:
-            return header, read
-
-        def rows_then_unreadable():
-            yield from islice(read, rows)
-            raise sources.UnreadableFileError(f"{name}: line {rows + 2} is not readable text")
-
-        return header, rows_then_unreadable()
-
-    monkeypatch.setattr(sources, "open_delimited", open_delimited)
 
 
 def _raw_record_writes(conn):
@@ -58,7 +39,6 @@ def test_a_file_unreadable_half_way_is_rolled_back_not_deleted(
     each foreign key that may name a raw record once per row, and `asset_sources` has no
     index on its record (its refresh stays HOT), so each check would scan the partition.
     The import before it and the one after it load."""
-    monkeypatch.setattr(loading, "COPY_BATCH_ROWS", 2)
     scope, flow = tenant
     registered = {}
     for name in ("before.csv", "half.csv", "after.csv"):
@@ -66,7 +46,8 @@ def test_a_file_unreadable_half_way_is_rolled_back_not_deleted(
         rows = "".join(f"{name}-{i},Dev\n" for i in range(6))
         path.write_text("Name,Env\n" + rows, encoding="utf-8")
         registered[name] = register(engine, scope, flow, path)
-    _unreadable_after(monkeypatch, "half.csv", 5)
+    unreadable = sources.UnreadableFileError("half.csv: line 7 is not readable text")
+    fail_after(monkeypatch, "half.csv", 5, unreadable)
 
     with partition_transaction(engine, KEY) as work:
         before = _raw_record_writes(work.conn)

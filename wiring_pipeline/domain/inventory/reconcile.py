@@ -357,7 +357,8 @@ _PROVENANCE = (
 )
 #: Per asset, its fields whose observed values differ, each with the winning value and flow.
 _DISPUTED_FIELDS = ", ".join(f"('{f}', w.differs_{f}, w.value_{f}, w.flow_{f})" for f in FIELDS)
-#: An asset has a field whose observed values differ (most have none).
+#: An asset has a field whose observed values differ: implied by each row's `differs`, it
+#: drops the assets with none before they are made a row per field.
 _ANY_DISPUTED = " OR ".join(f"w.differs_{f}" for f in FIELDS)
 #: A source's value and default rank of the field named by `d.field`.
 _FIELD_OF_SOURCE = {

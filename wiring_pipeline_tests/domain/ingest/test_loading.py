@@ -6,7 +6,6 @@ line 1), the spreadsheet row, the line of JSON Lines."""
 from __future__ import annotations
 
 import json
-from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.db.transactions import partition_transaction
-from wiring_pipeline.domain.ingest import loading, sources
+from wiring_pipeline.domain.ingest import loading
 from wiring_pipeline.domain.ingest.loading import MAX_CELL_CHARS, pending_imports
 from wiring_pipeline.domain.ingest.registry import RegistryError
 from wiring_pipeline_tests.support.factories import (
@@ -24,6 +23,7 @@ from wiring_pipeline_tests.support.factories import (
     make_name_only_tenant,
     make_tenant,
 )
+from wiring_pipeline_tests.support.failing_readers import fail_after
 from wiring_pipeline_tests.support.loaded_rows import import_row, raw_rows, rejected
 from wiring_pipeline_tests.support.pipeline_helpers import register
 
@@ -310,20 +310,7 @@ def test_a_reader_failure_of_any_kind_fails_only_its_import(engine, tenant, tmp_
         rows = "".join(f"web-{number}-{i},Production\n" for i in range(5))
         path.write_text("Name,Env\n" + rows, encoding="utf-8")
         registered[name] = register(engine, scope, flow, path)
-    real_open_delimited = sources.open_delimited
-
-    def open_delimited(path, filename, *args):
-        header, rows = real_open_delimited(path, filename, *args)
-        if filename != "deep.csv":
-            return header, rows
-
-        def rows_then_too_deep():
-            yield from islice(rows, 3)
-            raise RecursionError("maximum recursion depth exceeded")
-
-        return header, rows_then_too_deep()
-
-    monkeypatch.setattr(sources, "open_delimited", open_delimited)
+    fail_after(monkeypatch, "deep.csv", 3, RecursionError("maximum recursion depth exceeded"))
     results = {r.filename: r for r in load(engine)}
 
     assert (results["good.csv"].status, results["good.csv"].loaded_rows) == ("loaded", 5)

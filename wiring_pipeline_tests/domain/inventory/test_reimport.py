@@ -325,6 +325,33 @@ def test_a_rerun_after_a_reimport_changes_nothing(engine, week_one, tmp_path):
     assert dump_tables(engine) == before
 
 
+def test_a_reimport_moves_its_source_rows_with_hot_updates(engine, week_one, tmp_path):
+    """Migration 0020: a source row's record pointer has no index and its page has room, so
+    moving each unchanged server's source row to its new record writes no index entry (a
+    retirement changes `current_phase`, which the identifier indexes are partial on)."""
+    scope, flow, _ = week_one
+    data.register(engine, scope, flow, data.write(tmp_path / "w2.csv", data.week_two()))
+    stage_until_inventory(engine, KEY)
+    with partition_transaction(engine, KEY) as work:
+        before = _source_row_updates(work.conn)
+        result = build_inventory(work.conn, work.scope)
+        after = _source_row_updates(work.conn)
+    updates, hot = (a - b for a, b in zip(after, before, strict=True))
+    moved = result.changes["updated"] + result.changes["unchanged"]
+    assert (moved, result.changes["retired"]) == (17, 3)
+    assert (hot, updates - hot) == (moved, result.changes["retired"])
+
+
+def _source_row_updates(conn) -> tuple[int, int]:
+    """This backend's not yet reported updates of `asset_sources`, and how many were HOT."""
+    return conn.execute(
+        text(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
+            " WHERE schemaname = 'migration' AND relname = 'asset_sources'"
+        )
+    ).one()
+
+
 def test_two_concurrent_reimports_of_one_partition(engine, week_one, tmp_path):
     scope, flow, _ = week_one
     data.register(engine, scope, flow, data.write(tmp_path / "w2.csv", data.week_two()))
