@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from wiring_pipeline.db.import_loading import load_pending_imports
 from wiring_pipeline.db.transactions import partition_transaction
@@ -12,6 +12,7 @@ from wiring_pipeline_tests.support.factories import make_name_only_tenant
 from wiring_pipeline_tests.support.failing_readers import fail_after
 from wiring_pipeline_tests.support.loaded_rows import import_row, raw_rows
 from wiring_pipeline_tests.support.pipeline_helpers import register
+from wiring_pipeline_tests.support.table_counters import pending_writes
 
 KEY = "acme.savepoints"
 
@@ -19,17 +20,6 @@ KEY = "acme.savepoints"
 @pytest.fixture()
 def tenant(engine: Engine):
     return make_name_only_tenant(engine, KEY)
-
-
-def _raw_record_writes(conn):
-    """This backend's not yet reported row counts of `raw_import_records` (they may include
-    earlier transactions' counts, so a test reads the difference)."""
-    return conn.execute(
-        text(
-            "SELECT n_tup_ins, n_tup_del FROM pg_stat_xact_user_tables"
-            " WHERE schemaname = 'migration' AND relname = 'raw_import_records'"
-        )
-    ).one()
 
 
 def test_a_file_unreadable_half_way_is_rolled_back_not_deleted(
@@ -50,9 +40,9 @@ def test_a_file_unreadable_half_way_is_rolled_back_not_deleted(
     fail_after(monkeypatch, "half.csv", 5, unreadable)
 
     with partition_transaction(engine, KEY) as work:
-        before = _raw_record_writes(work.conn)
+        before = pending_writes(work.conn, "raw_import_records")
         results = {r.filename: r for r in load_pending_imports(work.conn, work.scope)}
-        after = _raw_record_writes(work.conn)
+        after = pending_writes(work.conn, "raw_import_records")
 
     assert [results[n].status for n in registered] == ["loaded", "failed", "loaded"]
     assert [results[n].loaded_rows for n in registered] == [6, 0, 6]

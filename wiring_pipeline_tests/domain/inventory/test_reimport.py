@@ -26,6 +26,7 @@ from wiring_pipeline_tests.support.pipeline_helpers import (
     run_stages,
     stage_until_inventory,
 )
+from wiring_pipeline_tests.support.table_counters import pending_writes
 
 KEY = "acme.reimport"
 
@@ -333,23 +334,14 @@ def test_a_reimport_moves_its_source_rows_with_hot_updates(engine, week_one, tmp
     data.register(engine, scope, flow, data.write(tmp_path / "w2.csv", data.week_two()))
     stage_until_inventory(engine, KEY)
     with partition_transaction(engine, KEY) as work:
-        before = _source_row_updates(work.conn)
+        before = pending_writes(work.conn, "asset_sources")
         result = build_inventory(work.conn, work.scope)
-        after = _source_row_updates(work.conn)
-    updates, hot = (a - b for a, b in zip(after, before, strict=True))
+        after = pending_writes(work.conn, "asset_sources")
+    updates = after.n_tup_upd - before.n_tup_upd
+    hot = after.n_tup_hot_upd - before.n_tup_hot_upd
     moved = result.changes["updated"] + result.changes["unchanged"]
     assert (moved, result.changes["retired"]) == (17, 3)
     assert (hot, updates - hot) == (moved, result.changes["retired"])
-
-
-def _source_row_updates(conn) -> tuple[int, int]:
-    """This backend's not yet reported updates of `asset_sources`, and how many were HOT."""
-    return conn.execute(
-        text(
-            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
-            " WHERE schemaname = 'migration' AND relname = 'asset_sources'"
-        )
-    ).one()
 
 
 def test_two_concurrent_reimports_of_one_partition(engine, week_one, tmp_path):
