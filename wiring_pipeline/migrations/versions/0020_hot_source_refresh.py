@@ -4,8 +4,9 @@ Every re-import moves each of its flow's source rows to the new record. With the
 pointer indexed, each of those updates wrote a new entry into all eleven indexes of
 `asset_sources` (at a million records, the largest cost of the re-import's inventory). The
 pointer needs no index of its own: a record has one source row through the flow's identity
-key (`uq_asset_sources_flow_key`), and raw records are never deleted row by row (a failed
-load rolls back its savepoint), so no foreign key check probes by it. Half of each page is
+key (`uq_asset_sources_flow_key`), and the pipeline never deletes raw records (a failed
+load rolls back its savepoint), so no foreign key check probes by it; the demo's teardown,
+which does, empties the tenants' source rows first. Half of each page is
 left free so that the new version of every row of the page fits beside the old one; the
 previous import's versions are pruned from the page as the next one reads it.
 
