@@ -81,6 +81,11 @@ def test_rvtools_and_a_cmdb_of_25_of_its_servers_give_one_asset_per_machine(engi
     ran = run("run", "--partition", KEY)
     assert ran.exit_code == 0, ran.output
     assert "25 matched" in ran.output and "5 created" in ran.output, ran.output
+    # The 25 records that joined RVTools' machines reached the inventory too.
+    assert (
+        "30 source rows: 30 loaded, 0 rejected at load, 0 rejected in cleansing, "
+        "30 in the inventory" in ran.stderr
+    ), ran.stderr
 
     report = json.loads(run("inventory", "coverage", "--partition", KEY).stdout)
     assert report["assets"] == 805 + 5

@@ -40,10 +40,7 @@ _REPORT_SQL = text(
                 CROSS JOIN LATERAL jsonb_each(c.cleansed_values -> '_invalid') AS i
                 WHERE {tenant_filter("r")} AND r.data_import_id = d.id
                 GROUP BY 1) AS s) AS invalid_values,
-           (SELECT count(*) FROM migration.assets a
-            JOIN migration.raw_import_records r
-              ON {tenant_filter("r")} AND r.id = a.raw_import_records_id
-            WHERE {tenant_filter("a")} AND r.data_import_id = d.id) AS in_inventory,
+           (SELECT count(*) {_RECORDS} AND r.asset_id IS NOT NULL) AS in_inventory,
            (SELECT count(*) {_RECORDS} AND NOT r.is_processed) AS unprocessed
     FROM migration.data_imports d
     WHERE {tenant_filter("d")} AND d.id IN :ids
@@ -65,17 +62,14 @@ class ImportReport:
     rejected_by_reason: dict[str, int]
     rejected_in_cleansing: dict[str, int]
     invalid_values: dict[str, int]
+    #: The import's records linked to an asset: the ones that created it, and the ones that
+    #: joined another source's machine (DESIGN 3e) or replaced an earlier record of it.
     in_inventory: int
     unprocessed: int
 
     @property
     def source_rows(self) -> int:
         return self.loaded_rows + self.rejected_rows
-
-    @property
-    def complete(self) -> bool:
-        """Every source row reached the inventory."""
-        return self.status == "loaded" and self.source_rows == self.in_inventory
 
     def as_json(self) -> dict:
         return {
