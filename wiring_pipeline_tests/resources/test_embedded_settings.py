@@ -12,10 +12,11 @@ from sqlalchemy import Engine, text
 from wiring_pipeline.resources import embedded
 
 
-def test_buffers_are_a_quarter_of_memory_between_128_mb_and_1_gb():
+def test_buffers_are_a_quarter_of_memory_between_128_mb_and_4_gb():
     gib = 1024**3
     assert embedded.server_settings(2 * gib)["shared_buffers"] == "512MB"
-    assert embedded.server_settings(64 * gib)["shared_buffers"] == "1024MB"
+    assert embedded.server_settings(8 * gib)["shared_buffers"] == "2048MB"
+    assert embedded.server_settings(64 * gib)["shared_buffers"] == "4096MB"
     assert embedded.server_settings(gib // 4)["shared_buffers"] == "128MB"
 
 
