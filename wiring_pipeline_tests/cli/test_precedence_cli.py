@@ -50,7 +50,8 @@ def test_a_new_precedence_derives_the_shared_assets_again(engine, two_sources): 
         "D-CUSTOM-01",
         vms["id"],
     )
-    assert after.owner == "ops" and after.field_sources["name"] == str(vms["id"])
+    assert after.owner == "ops" and after.field_sources["owner"] == str(cmdb["id"])
+    assert "name" not in after.field_sources
     assert errors(engine, scope) == {}
 
 

@@ -126,9 +126,3 @@ def _comparable_other(value: str) -> str:
         f"(CASE WHEN jsonb_typeof({value}) = 'number' "
         f"THEN trim_scale(({text_value})::numeric)::text ELSE lower(btrim({text_value})) END)"
     )
-
-
-def comparable(field: str, value: str) -> str:
-    """SQL: `comparable_value` for a field named by the SQL text `field`."""
-    cases = " ".join(f"WHEN '{name}' THEN {comparable_value(name, value)}" for name in _COMPARED_AS)
-    return f"(CASE {field} {cases} ELSE {_comparable_other(value)} END)"

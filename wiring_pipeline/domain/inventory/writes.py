@@ -141,9 +141,23 @@ WHERE j.verdict IS NULL
 """
 
 _OLD_NEW = ", ".join(f"a.{f} AS old_{f}, {typed(f)} AS new_{f}" for f in FIELDS)
-HISTORY_VALUES = (
-    ", ".join(f"('{f}', to_jsonb(a.{f}), to_jsonb(m.new_{f}))" for f in FIELDS)
-    + f", ('current_phase', to_jsonb(m.old_phase), to_jsonb('{INVENTORY_PHASE}'::text))"
+_HISTORY_PAIRS = [(f, f"a.{f}", f"m.new_{f}") for f in FIELDS] + [
+    ("current_phase", "m.old_phase", f"'{INVENTORY_PHASE}'::text")
+]
+#: A changed asset's history, one row per field whose value differs (`v.field`), from the
+#: asset as it was (`a`) and its new values (`m.new_*`): fields are compared as their typed
+#: columns, and only a changed one is made jsonb. Building every field's pair of jsonb values
+#: to compare them was two thirds of the history's cost (96 000 assets: 2.2 s of 3.5 s).
+HISTORY_ROWS = (
+    "CROSS JOIN LATERAL (VALUES "
+    + ", ".join(f"('{name}', {old} IS DISTINCT FROM {new})" for name, old, new in _HISTORY_PAIRS)
+    + ") AS v(field, differs)"
+)
+HISTORY_OLD, HISTORY_NEW = (
+    "CASE v.field "
+    + " ".join(f"WHEN '{pair[0]}' THEN to_jsonb({pair[side]})" for pair in _HISTORY_PAIRS)
+    + " END"
+    for side in (1, 2)
 )
 #: The asset's fields and the record's, as rows: compared once per record, so only the
 #: records that change something pay for the per-field history.
@@ -178,11 +192,12 @@ history AS (
         (client_account_id, engagement_id, asset_id, data_import_id, raw_import_record_id,
          change, field_name, old_value, new_value)
     SELECT :client_account_id, :engagement_id, m.asset_id, :data_import_id, m.record_id,
-           CASE WHEN m.was_retired THEN 'revived' ELSE 'updated' END, v.field, v.old, v.new
+           CASE WHEN m.was_retired THEN 'revived' ELSE 'updated' END, v.field,
+           {HISTORY_OLD}, {HISTORY_NEW}
     FROM matched m
     JOIN migration.assets a ON {tenant_filter("a")} AND a.id = m.asset_id
-    CROSS JOIN LATERAL (VALUES {HISTORY_VALUES}) AS v(field, old, new)
-    WHERE (m.changed OR m.was_retired) AND v.old IS DISTINCT FROM v.new
+    {HISTORY_ROWS}
+    WHERE (m.changed OR m.was_retired) AND v.differs
 ),
 updated AS (
     UPDATE migration.assets a

@@ -116,7 +116,8 @@ def test_a_server_both_sources_describe_is_one_asset_linked_to_both_records(engi
     assert shared.discovery_flow_id == cmdb["id"]
     assert (shared.environment, shared.owner, float(shared.memory_gb)) == ("production", "ops", 12)
     assert shared.field_sources["memory_gb"] == str(vms["id"])
-    assert shared.field_sources["owner"] == str(cmdb["id"])
+    # The owner came from the primary flow, which the provenance does not repeat.
+    assert "owner" not in shared.field_sources and shared.owner == "ops"
     with engine.connect() as conn:
         linked = conn.execute(
             text("SELECT count(*) FROM migration.raw_import_records WHERE asset_id = :a"),
@@ -225,3 +226,26 @@ def test_a_rerun_and_a_reimport_of_both_sources_change_nothing(engine, two_sourc
     kept = {n: a.id for n, a in after.items() if n not in ("srv3", "vm10")}
     assert kept == {n: a.id for n, a in before.items()}
     assert errors(engine, scope) == {}
+
+
+def test_a_conflict_names_every_observing_source_and_values_equal_as_compared_do_not_conflict(
+    engine, two_sources
+):
+    scope, cmdb, vms, load = two_sources
+    # A second CMDB: its memory agrees with the first CMDB's, and its name and serial differ
+    # from the others only as the identifiers are compared (case, separators).
+    audit = make_flow(engine, scope, mappings=CMDB, flow_name="audit", identity_key=["Name"])
+    load(cmdb, "cmdb.csv", [cmdb_row("WEB01", ip="10.0.0.5", serial="ABC-123")])
+    load(vms, "vms.csv", [vm_row("web01", ip="10.0.0.5", serial="abc123", memory_mib="8192")])
+    load(audit, "audit.csv", [cmdb_row("Web01", ip="10.0.0.5", serial="ABC 123", memory="16.0")])
+
+    [shared] = assets(engine, scope).values()
+    assert shared.matched == ["new", "serial_number", "serial_number"]
+    with engine.connect() as conn:
+        found = {c["field"]: c for c in conflicts(conn, scope)}
+    # Names and serials agree as compared; memory has two values, 16 (both CMDBs) and 8.
+    assert sorted(found) == ["memory_gb"]
+    assert found["memory_gb"]["values"] == {"cmdb": 16, "rvtools": 8, "audit": 16.0}
+    assert found["memory_gb"]["chosen"] == {"source": "rvtools", "value": 8}
+    # The hypervisor gave the memory, the primary CMDB everything else it has.
+    assert shared.field_sources == {"memory_gb": str(vms["id"])}
