@@ -18,9 +18,9 @@ Run per import, in the caller's transaction, around the statements of `writes.py
 * `DERIVE_SQL` re-derives each asset several current sources describe: every field from the
   highest-precedence source that has it (per-field precedence first, then the flow's),
   the sources that gave them (`field_sources`, those the primary flow did not), the primary
-  record, and the conflicts. A
-  value a flow only *sets* (its constant, for what the source lacks) is a default, not an
-  observation: any source's observed value wins over it, and it conflicts with nothing.
+  record, and the conflicts. A value a flow only *sets* (its constant, for what the source
+  lacks) is a default, not an observation: any source's observed value wins over it, and it
+  conflicts with nothing.
 """
 
 from __future__ import annotations
@@ -347,11 +347,11 @@ def _source_field(field: str) -> str:
 
 def _winner(field: str) -> str:
     """SQL, per asset: the field's value of its winning source (observed before default,
-    then field precedence, then the sources' order) and that source's flow; and, only where
-    two observed values differ as a conflict compares them, every observed value and its
-    flow (the values only: the flows where they differ at all). The observed values are
-    aggregated once and used thrice (PostgreSQL shares an aggregate written alike); equal
-    jsonb values are equal to a conflict too, so only values that differ are normalised."""
+    then field precedence, then the sources' order) and that source's flow; the observed
+    values where they conflict (differ as a conflict compares them), and their flows where
+    they differ at all. Equal jsonb values are equal to a conflict too, so only values that
+    differ are normalised; the observed values are aggregated once (PostgreSQL shares an
+    aggregate written alike)."""
     winner = f"(min(ARRAY[d_{field}, r_{field}, pos]) FILTER (WHERE v_{field} IS NOT NULL))[3]"
     observed = f"FILTER (WHERE v_{field} IS NOT NULL AND d_{field} = 0)"
     values = f"array_agg(v_{field} ORDER BY pos) {observed}"
