@@ -249,3 +249,21 @@ def test_a_conflict_names_every_observing_source_and_values_equal_as_compared_do
     assert found["memory_gb"]["chosen"] == {"source": "rvtools", "value": 8}
     # The hypervisor gave the memory, the primary CMDB everything else it has.
     assert shared.field_sources == {"memory_gb": str(vms["id"])}
+
+
+def test_two_values_that_differ_only_as_compared_or_that_cannot_be_compared_do_not_conflict(
+    engine, two_sources
+):
+    scope, cmdb, vms, load = two_sources
+    # Two sources, the common case the derivation compares pairwise: the names differ in
+    # case, the memory in unit, and the CMDB's serial is a placeholder, no serial at all.
+    load(cmdb, "cmdb.csv", [cmdb_row("WEB01", ip="10.0.0.5", serial="To be filled by O.E.M.")])
+    load(vms, "vms.csv", [vm_row("web01", ip="10.0.0.5", serial="VMware-42 1a")])
+
+    [shared] = assets(engine, scope).values()
+    assert shared.matched == ["new", "ip_address"]
+    with engine.connect() as conn:
+        assert conflicts(conn, scope) == []
+    # The primary CMDB has every field the VM export has; the hypervisor wins the memory.
+    assert (shared.name, shared.serial_number) == ("WEB01", "To be filled by O.E.M.")
+    assert shared.field_sources == {"memory_gb": str(vms["id"])}
